@@ -1,0 +1,496 @@
+/**
+ * The token provider: one cached token per grant, obtained once however many fibers ask
+ * (single flight), refreshed in the background ahead of expiry on a `Schedule`, invalidated by
+ * compare-and-swap when the API refuses it.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import type * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as AccessToken from "./AccessToken.js"
+import * as CriteoAuthError from "./CriteoAuthError.js"
+import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
+import * as Grant from "./Grant.js"
+import * as TokenEndpoint from "./TokenEndpoint.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The OAuth client id this provider obtains tokens for. */
+  readonly clientId: string
+  /**
+   * A token that stays valid for at least the lead time. Served from the cache when it can be;
+   * otherwise every concurrent caller waits on the same single token request.
+   */
+  readonly token: Effect.Effect<AccessToken.AccessToken, CriteoAuthError.TokenError>
+  /**
+   * A new token, whatever the cache holds (joining a request already in flight).
+   */
+  readonly refresh: Effect.Effect<AccessToken.AccessToken, CriteoAuthError.TokenError>
+  /**
+   * Drops `token` from the cache if, and only if, it is still the cached one (compare-and-swap), so a
+   * late 401 for an old token never discards a fresh one. Returns whether it dropped it.
+   */
+  readonly invalidate: (token: AccessToken.AccessToken) => Effect.Effect<boolean>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class CriteoAuth extends Context.Tag("@criteo-auth/core/CriteoAuth")<CriteoAuth, Service>() {}
+
+/**
+ * Bounds of the retries of one token acquisition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /** Requests made for one acquisition, the first included. Default 4. */
+  readonly maxAttempts?: number | undefined
+  /** The first backoff delay, doubled on each retry, with jitter. Default 250 ms. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** The cap of one backoff delay. Default 10 s. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /**
+   * The longest wait honoured when the server sends `Retry-After` / `x-ratelimit-reset`. A longer
+   * demand fails at once with `RateLimitedError`. Default 60 s.
+   */
+  readonly maxRateLimitWait?: Duration.DurationInput | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends TokenEndpoint.Options {
+  /** The grant to obtain tokens with. */
+  readonly grant: Grant.Grant
+  /**
+   * `token` never hands out a token with less time left than this; the background refresh runs
+   * ahead of it. Default 20 s, at most a quarter of a token's lifetime (so 4 s tokens work too).
+   */
+  readonly refreshLeadTime?: Duration.DurationInput | undefined
+  /**
+   * The background refresh starts at a random instant up to this long before the lead time, so that
+   * many processes sharing credentials do not refresh together. Default 20 s, at most a quarter of a
+   * token's lifetime. With 900 s tokens the defaults refresh on average 30 s before expiry.
+   */
+  readonly refreshJitter?: Duration.DurationInput | undefined
+  /** Retry bounds for each acquisition. */
+  readonly retry?: RetryOptions | undefined
+  /**
+   * How long a permanent failure (`invalid_client`, `invalid_grant`) is answered from memory instead
+   * of asking the server again, so a broken credential does not hammer the token endpoint. Default 5 s.
+   */
+  readonly failureCooldown?: Duration.DurationInput | undefined
+  /**
+   * Called with every new refresh token, before it is used, so the application can persist it.
+   * Criteo rotates refresh tokens: the previous one stops working.
+   */
+  readonly onRefreshToken?:
+    | ((refreshToken: Redacted.Redacted<string>, token: AccessToken.AccessToken) => Effect.Effect<void>)
+    | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults = {
+  refreshLeadTime: Duration.seconds(20),
+  refreshJitter: Duration.seconds(20),
+  failureCooldown: Duration.seconds(5),
+  maxAttempts: 4,
+  baseDelay: Duration.millis(250),
+  maxDelay: Duration.seconds(10),
+  maxRateLimitWait: Duration.seconds(60)
+} as const
+
+interface Failure {
+  readonly error: CriteoAuthError.TokenError
+  readonly untilMillis: number
+}
+
+interface State {
+  readonly current: Option.Option<AccessToken.AccessToken>
+  readonly inflight: Option.Option<Deferred.Deferred<AccessToken.AccessToken, CriteoAuthError.TokenError>>
+  /** The grant the next exchange uses: the configured one, then refresh_token grants as they rotate. */
+  readonly grant: Grant.Grant
+  /** Set once an authorization code has been exchanged: it is never sent twice. */
+  readonly codeSpent: boolean
+  readonly failure: Option.Option<Failure>
+}
+
+const quarter = (duration: Duration.Duration): Duration.Duration => Duration.unsafeDivide(duration, 4)
+
+/**
+ * Builds the provider on an existing `TokenEndpoint` service. Background work belongs to the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWith = (
+  endpoint: TokenEndpoint.Service,
+  options: Omit<Options, keyof TokenEndpoint.Options>
+): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const clientId = options.grant.clientId
+    const leadTime = Duration.decode(options.refreshLeadTime ?? defaults.refreshLeadTime)
+    const jitter = Duration.decode(options.refreshJitter ?? defaults.refreshJitter)
+    const cooldown = Duration.toMillis(options.failureCooldown ?? defaults.failureCooldown)
+    const maxAttempts = Math.max(1, Math.floor(options.retry?.maxAttempts ?? defaults.maxAttempts))
+    const baseDelay = Duration.decode(options.retry?.baseDelay ?? defaults.baseDelay)
+    const maxDelay = Duration.decode(options.retry?.maxDelay ?? defaults.maxDelay)
+    const maxRateLimitWait = Duration.decode(options.retry?.maxRateLimitWait ?? defaults.maxRateLimitWait)
+
+    const leadFor = (token: AccessToken.AccessToken) => Duration.min(leadTime, quarter(token.expiresIn))
+    const jitterFor = (token: AccessToken.AccessToken) => Duration.min(jitter, quarter(token.expiresIn))
+    const isFresh = (token: AccessToken.AccessToken, nowMillis: number) =>
+      DateTime.toEpochMillis(token.expiresAt) - nowMillis > Duration.toMillis(leadFor(token))
+
+    const state = yield* SynchronizedRef.make<State>({
+      current: Option.none(),
+      inflight: Option.none(),
+      grant: options.grant,
+      codeSpent: false,
+      failure: Option.none()
+    })
+    const installed = yield* Queue.sliding<AccessToken.AccessToken>(1)
+    yield* Effect.addFinalizer(() => Queue.shutdown(installed))
+
+    // -------------------------------------------------------------------------
+    // one acquisition: the exchange, retried within bounds
+    // -------------------------------------------------------------------------
+
+    const retryPolicy = Schedule.exponential(baseDelay, 2).pipe(
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(maxAttempts - 1)),
+      Schedule.intersect(Schedule.identity<CriteoAuthError.TokenError>()),
+      Schedule.modifyDelay(([, error], delay) =>
+        error._tag === "RateLimitedError" && error.retryAfter !== undefined
+          ? Duration.max(delay, error.retryAfter)
+          : delay
+      ),
+      Schedule.whileInput((error: CriteoAuthError.TokenError) =>
+        CriteoAuthError.isRetryable(error) &&
+        !(error._tag === "RateLimitedError" && error.retryAfter !== undefined &&
+          Duration.greaterThan(error.retryAfter, maxRateLimitWait))
+      )
+    )
+
+    const exchange = (grant: Grant.Grant) =>
+      Effect.gen(function*() {
+        const attempts = yield* Ref.make(0)
+        return yield* Ref.update(attempts, (n) => n + 1).pipe(
+          Effect.zipRight(endpoint.request(grant)),
+          Effect.retry(retryPolicy),
+          Effect.catchTag("TokenEndpointUnavailableError", (error) =>
+            Effect.flatMap(
+              Ref.get(attempts),
+              (n) => Effect.fail(new CriteoAuthError.TokenEndpointUnavailableError({ ...error, attempts: n }))
+            )),
+          Effect.tap(() => Effect.flatMap(Ref.get(attempts), (n) => Effect.annotateCurrentSpan("attempts", n)))
+        )
+      }).pipe(
+        Effect.tapBoth({
+          onFailure: (error) => Effect.annotateCurrentSpan("outcome", error._tag),
+          onSuccess: () => Effect.annotateCurrentSpan("outcome", "success")
+        }),
+        Effect.withSpan("CriteoAuth.acquire", {
+          attributes: { "criteo.client_id": clientId, "oauth.grant_type": grant.grantType }
+        })
+      )
+
+    /** Settles the state after an acquisition: install the token and rotate the grant, or record the failure. */
+    const settle = (exit: Exit.Exit<AccessToken.AccessToken, CriteoAuthError.TokenError>) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        if (exit._tag === "Success") {
+          const token = exit.value
+          const rotated = token.refreshToken
+          yield* SynchronizedRef.update(state, (s) => ({
+            current: Option.some(token),
+            inflight: Option.none(),
+            codeSpent: s.codeSpent || s.grant._tag === "AuthorizationCode",
+            failure: Option.none(),
+            grant: rotated !== undefined && s.grant._tag !== "ClientCredentials"
+              ? Grant.refreshToken({ clientId, clientSecret: s.grant.clientSecret, refreshToken: rotated })
+              : s.grant
+          }))
+          yield* Queue.offer(installed, token)
+          yield* Effect.logDebug("CriteoAuth: new token").pipe(
+            Effect.annotateLogs({
+              "criteo.client_id": clientId,
+              "token.fingerprint": token.fingerprint,
+              "token.expires_at": DateTime.formatIso(token.expiresAt)
+            })
+          )
+          return
+        }
+        const failure = Cause.failureOption(exit.cause)
+        yield* SynchronizedRef.update(state, (s) => ({
+          ...s,
+          inflight: Option.none(),
+          codeSpent: s.codeSpent || s.grant._tag === "AuthorizationCode",
+          failure: Option.flatMap(failure, (error): Option.Option<Failure> => {
+            const nowMillis = DateTime.toEpochMillis(now)
+            if (error._tag === "InvalidClientError" || error._tag === "InvalidGrantError") {
+              return Option.some({ error, untilMillis: nowMillis + cooldown })
+            }
+            if (error._tag === "RateLimitedError" && error.retryAfter !== undefined) {
+              return Option.some({ error, untilMillis: nowMillis + Duration.toMillis(error.retryAfter) })
+            }
+            return Option.none()
+          })
+        }))
+      })
+
+    const notifyRefreshToken = (token: AccessToken.AccessToken) =>
+      token.refreshToken === undefined || options.onRefreshToken === undefined
+        ? Effect.void
+        : options.onRefreshToken(token.refreshToken, token).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logError("CriteoAuth: onRefreshToken failed", cause).pipe(
+              Effect.annotateLogs("criteo.client_id", clientId)
+            )
+          )
+        )
+
+    /** Starts an acquisition in the layer's scope, so that no caller's interruption cancels a shared request. */
+    const start = (s: State, origin: "caller" | "background") =>
+      Effect.gen(function*() {
+        const deferred = yield* Deferred.make<AccessToken.AccessToken, CriteoAuthError.TokenError>()
+        const acquisition = s.codeSpent && s.grant._tag === "AuthorizationCode"
+          ? Effect.fail(
+            new CriteoAuthError.InvalidGrantError({
+              clientId,
+              status: 0,
+              grantType: "authorization_code",
+              description: "the authorization code was already exchanged and no refresh token was issued"
+            })
+          )
+          : exchange(s.grant).pipe(Effect.tap(notifyRefreshToken))
+        yield* acquisition.pipe(
+          Effect.onExit((exit) =>
+            Effect.all([
+              settle(exit),
+              origin === "background"
+                ? Metric.increment(
+                  Metric.tagged(
+                    CriteoAuthMetrics.backgroundRefreshes,
+                    "outcome",
+                    exit._tag === "Success" ? "success" : "failure"
+                  )
+                )
+                : Effect.void,
+              Deferred.done(deferred, exit)
+            ], { discard: true })
+          ),
+          Effect.interruptible,
+          Effect.forkIn(scope)
+        )
+        return [Deferred.await(deferred), { ...s, inflight: Option.some(deferred) }] as const
+      })
+
+    const cachedFailure = (s: State, nowMillis: number) =>
+      Option.flatMap(s.failure, (failure) => {
+        if (failure.untilMillis <= nowMillis) return Option.none()
+        if (failure.error._tag === "RateLimitedError") {
+          return Option.some<CriteoAuthError.TokenError>(
+            new CriteoAuthError.RateLimitedError({
+              ...failure.error,
+              retryAfter: Duration.millis(failure.untilMillis - nowMillis)
+            })
+          )
+        }
+        return Option.some(failure.error)
+      })
+
+    /** The slow path: decide under the lock whether to join, start, or answer from the cache. */
+    const acquire = (force: Option.Option<AccessToken.AccessToken> | "always") =>
+      SynchronizedRef.modifyEffect(state, (s) =>
+        Effect.gen(function*() {
+          const nowMillis = DateTime.toEpochMillis(yield* DateTime.now)
+          if (Option.isSome(s.inflight)) return [Deferred.await(s.inflight.value), s] as const
+          if (force !== "always" && Option.isSome(s.current)) {
+            const current = s.current.value
+            const stale = Option.isSome(force) && AccessToken.sameValue(force.value, current)
+            if (!stale && isFresh(current, nowMillis)) return [Effect.succeed(current), s] as const
+          }
+          const failure = cachedFailure(s, nowMillis)
+          if (Option.isSome(failure)) return [Effect.fail(failure.value), s] as const
+          return yield* start(s, force !== "always" && Option.isSome(force) ? "background" : "caller")
+        })).pipe(Effect.flatten)
+
+    const token: Effect.Effect<AccessToken.AccessToken, CriteoAuthError.TokenError> = Effect.flatMap(
+      Effect.zip(Ref.get(state), Clock.currentTimeMillis),
+      ([s, now]) =>
+        Option.isSome(s.current) && isFresh(s.current.value, now)
+          ? Effect.succeed(s.current.value)
+          : acquire(Option.none())
+    )
+
+    const refresh = acquire("always")
+
+    const invalidate = (token: AccessToken.AccessToken) =>
+      SynchronizedRef.modify(state, (s): readonly [boolean, State] =>
+        Option.isSome(s.current) && AccessToken.sameValue(s.current.value, token)
+          ? [true, { ...s, current: Option.none() }]
+          : [false, s]).pipe(
+          Effect.tap((dropped) =>
+            dropped
+              ? Effect.logDebug("CriteoAuth: token invalidated").pipe(
+                Effect.annotateLogs({ "criteo.client_id": clientId, "token.fingerprint": token.fingerprint })
+              )
+              : Effect.void
+          )
+        )
+
+    // -------------------------------------------------------------------------
+    // the background refresh ahead of expiry
+    // -------------------------------------------------------------------------
+
+    const backgroundPolicy = Schedule.exponential(Duration.seconds(1), 2).pipe(
+      Schedule.modifyDelay((_, delay) =>
+        Duration.min(delay, Duration.seconds(30))
+      ),
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(20)),
+      Schedule.whileInput(CriteoAuthError.isRetryable)
+    )
+
+    /** Refreshes `token` unless something else already replaced it, while it is worth trying. */
+    const refreshAhead = (token: AccessToken.AccessToken) =>
+      acquire(Option.some(token)).pipe(
+        Effect.retry(
+          backgroundPolicy.pipe(
+            Schedule.checkEffect(() => Effect.map(DateTime.now, (now) => isFresh(token, DateTime.toEpochMillis(now))))
+          )
+        ),
+        Effect.tapError((error) =>
+          Effect.logWarning(`CriteoAuth: background refresh failed: ${error.message}`).pipe(
+            Effect.annotateLogs({ "criteo.client_id": clientId, "token.fingerprint": token.fingerprint })
+          )
+        ),
+        Effect.ignore
+      )
+
+    const refreshDelay = (token: AccessToken.AccessToken) =>
+      Effect.gen(function*() {
+        const now = DateTime.toEpochMillis(yield* DateTime.now)
+        const spread = Duration.toMillis(jitterFor(token))
+        const offset = spread > 0 ? yield* Random.nextRange(0, spread) : 0
+        const at = DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token)) - offset
+        return Duration.millis(Math.max(0, at - now))
+      })
+
+    /**
+     * Waits for a token, sleeps until its refresh instant, refreshes it; a newer token arriving
+     * meanwhile (a 401 replacement, a forced refresh) restarts the wait from that token.
+     */
+    const loop = (token: AccessToken.AccessToken): Effect.Effect<never> =>
+      Effect.raceFirst(
+        refreshDelay(token).pipe(
+          Effect.flatMap(Effect.sleep),
+          Effect.zipRight(refreshAhead(token)),
+          Effect.zipRight(Effect.never)
+        ),
+        Queue.take(installed)
+      ).pipe(Effect.flatMap(loop))
+
+    yield* Queue.take(installed).pipe(
+      Effect.flatMap(loop),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : Effect.logError("CriteoAuth: the background refresh stopped", cause)
+      ),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+
+    return CriteoAuth.of({ clientId, token, refresh, invalidate })
+  })
+
+/**
+ * Builds the provider on the `HttpClient` in context. Background work belongs to the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(
+    TokenEndpoint.make({ tokenUrl: options.tokenUrl, timeout: options.timeout }),
+    (endpoint) => makeWith(endpoint, options)
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<CriteoAuth, never, HttpClient.HttpClient> =>
+  Layer.scoped(CriteoAuth, make(options))
+
+/**
+ * The provider on a `TokenEndpoint` from context (a custom endpoint, or a test double).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithoutTokenEndpoint = (
+  options: Omit<Options, keyof TokenEndpoint.Options>
+): Layer.Layer<CriteoAuth, never, TokenEndpoint.TokenEndpoint> =>
+  Layer.scoped(CriteoAuth, Effect.flatMap(TokenEndpoint.TokenEndpoint, (endpoint) => makeWith(endpoint, options)))
+
+/**
+ * The provider with its options read from `Config` (each field a `Config` or a plain value).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<CriteoAuth, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.scoped(CriteoAuth, Effect.flatMap(Config.unwrap(options), make))
+
+/**
+ * A provider that always answers with the given token, for tests of code that uses `CriteoAuth`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (token: AccessToken.AccessToken): Layer.Layer<CriteoAuth> =>
+  Layer.succeed(
+    CriteoAuth,
+    CriteoAuth.of({
+      clientId: "test",
+      token: Effect.succeed(token),
+      refresh: Effect.succeed(token),
+      invalidate: () => Effect.succeed(false)
+    })
+  )

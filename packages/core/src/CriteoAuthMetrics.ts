@@ -1,0 +1,57 @@
+/**
+ * The metrics criteo-auth records, for an application to export with its own metrics layer.
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+
+/**
+ * Token requests made, tagged `outcome` (`success` or the error's `_tag`) and `grant_type`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const tokenRequests: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_token_requests_total", {
+  description: "Token requests made to the Criteo token endpoint, by outcome and grant type",
+  incremental: true
+})
+
+/**
+ * The latency of token requests, tagged `outcome`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const tokenRequestDuration = Metric.timerWithBoundaries(
+  "criteo_auth_token_request_duration",
+  [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
+  "The latency of token requests, in milliseconds"
+)
+
+/**
+ * API requests replayed with a new token after a 401.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const unauthorizedReplays: Metric.Metric.Counter<number> = Metric.counter(
+  "criteo_auth_unauthorized_replays_total",
+  {
+    description: "API requests replayed once with a new token after a 401",
+    incremental: true
+  }
+)
+
+/**
+ * Background refreshes, tagged `outcome`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const backgroundRefreshes: Metric.Metric.Counter<number> = Metric.counter(
+  "criteo_auth_background_refreshes_total",
+  {
+    description: "Scheduled refreshes ahead of expiry, by outcome",
+    incremental: true
+  }
+)

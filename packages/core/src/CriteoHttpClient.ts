@@ -1,0 +1,279 @@
+/**
+ * The authenticated client: an `HttpClient` that sends the bearer token from `CriteoAuth`, answers a
+ * 401 by invalidating the token that failed, getting a new one and replaying the request once, never
+ * refreshes on a 403, and retries 5xx and 429 within bounds.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as AccessToken from "./AccessToken.js"
+import * as CriteoAuth from "./CriteoAuth.js"
+import * as CriteoAuthError from "./CriteoAuthError.js"
+import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
+import * as RateLimit from "./internal/rateLimit.js"
+
+/**
+ * Criteo's API host.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultBaseUrl = "https://api.criteo.com"
+
+/**
+ * A stable API version Criteo supports at the end of 2026 (versions live 12 months).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultApiVersion = "2026-07"
+
+/**
+ * The failures the authenticated client adds to those of the underlying `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Error = CriteoAuthError.TokenError | CriteoAuthError.UnauthorizedError | CriteoAuthError.ForbiddenError
+
+// -----------------------------------------------------------------------------
+// the 401 / 403 policy
+// -----------------------------------------------------------------------------
+
+const CriteoErrorBody = Schema.Struct({
+  errors: Schema.NonEmptyArray(
+    Schema.Struct({
+      code: Schema.optional(Schema.String),
+      traceId: Schema.optional(Schema.String),
+      traceIdentifier: Schema.optional(Schema.String)
+    })
+  )
+})
+
+const decodeCriteoError = Schema.decodeUnknownOption(Schema.parseJson(CriteoErrorBody))
+
+const summarize = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(
+    Effect.orElseSucceed(response.text, () => ""),
+    (text) => {
+      const first = Option.map(decodeCriteoError(text), (body) => body.errors[0])
+      const code = Option.flatMapNullable(first, (error) => error.code)
+      const traceId = Option.flatMapNullable(first, (error) => error.traceId ?? error.traceIdentifier)
+      return {
+        method: request.method,
+        url: request.url,
+        ...(Option.isSome(code) ? { code: code.value.slice(0, 100) } : {}),
+        ...(Option.isSome(traceId) ? { traceId: traceId.value.slice(0, 100) } : {})
+      }
+    }
+  )
+
+const authorize = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
+  HttpClientRequest.bearerToken(request, token.value)
+
+/**
+ * Adds Criteo authentication to a client: the bearer token of `CriteoAuth` on every request; on a 401,
+ * the token that was sent is invalidated (compare-and-swap), a new one obtained (single flight) and
+ * the request replayed once; a second 401 fails with `UnauthorizedError`. A 403 fails with
+ * `ForbiddenError` at once: a new token would not change a revoked consent.
+ *
+ * A replayed request is sent again as it was built: stream bodies cannot be replayed.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const withCriteoAuth = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> => {
+  const send = (auth: CriteoAuth.Service, request: HttpClientRequest.HttpClientRequest) =>
+    Effect.flatMap(
+      auth.token,
+      (token) => Effect.map(self.execute(authorize(request, token)), (response) => [token, response] as const)
+    )
+
+  return HttpClient.makeWith(
+    (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+      Effect.gen(function*() {
+        const request = yield* requestEffect
+        const auth = yield* CriteoAuth.CriteoAuth
+        const [sent, first] = yield* send(auth, request)
+        if (first.status === 403) {
+          return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, first))
+        }
+        if (first.status !== 401) return first
+        yield* Effect.orElseSucceed(first.text, () => "")
+        yield* auth.invalidate(sent)
+        yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
+        const [, second] = yield* send(auth, request)
+        if (second.status === 401) {
+          return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
+        }
+        if (second.status === 403) {
+          return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, second))
+        }
+        return second
+      }),
+    Effect.succeed
+  )
+}
+
+// -----------------------------------------------------------------------------
+// retries of 5xx and 429
+// -----------------------------------------------------------------------------
+
+/**
+ * Bounds of the retries of API requests answered 5xx or 429.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /** Requests made for one call, the first included. Default 3. */
+  readonly maxAttempts?: number | undefined
+  /** The first backoff delay, doubled on each retry, with jitter. Default 500 ms. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** The cap of one backoff delay. Default 10 s. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /**
+   * The longest wait honoured for a 429's `x-ratelimit-reset` / `Retry-After`. When the server asks
+   * for more, the 429 response is returned at once. Default 60 s.
+   */
+  readonly maxRateLimitWait?: Duration.DurationInput | undefined
+}
+
+const isTransientStatus = (status: number) =>
+  status === 429 || status === 500 || status === 502 || status === 503 || status === 504
+
+/**
+ * Retries requests answered 500, 502, 503, 504 or 429 with exponential backoff and jitter, waiting at
+ * least until `x-ratelimit-reset` (or `Retry-After`) on a 429. After the last attempt the last
+ * response is returned as it is. Network errors are not retried here: a POST may have been processed.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const withRetries: {
+  (options?: RetryOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
+} = (options = {}) => (self) => {
+  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3))
+  const baseDelay = Duration.decode(options.baseDelay ?? Duration.millis(500))
+  const maxDelay = Duration.decode(options.maxDelay ?? Duration.seconds(10))
+  const maxRateLimitWait = Duration.decode(options.maxRateLimitWait ?? Duration.seconds(60))
+  const waitFor = (response: HttpClientResponse.HttpClientResponse) =>
+    Effect.map(
+      DateTime.now,
+      (now) => response.status === 429 ? RateLimit.retryAfter(response.headers, now) : Option.none()
+    )
+  const policy = Schedule.exponential(baseDelay, 2).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(maxAttempts - 1)),
+    Schedule.intersect(Schedule.identity<HttpClientResponse.HttpClientResponse>()),
+    Schedule.modifyDelayEffect(([, response], delay) =>
+      Effect.map(waitFor(response), Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) }))
+    ),
+    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
+      Effect.map(
+        waitFor(response),
+        Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
+      )
+    ),
+    Schedule.map(([, response]) => response)
+  )
+  return HttpClient.transformResponse(
+    self,
+    Effect.repeat({
+      schedule: policy,
+      while: (response) => isTransientStatus(response.status)
+    })
+  )
+}
+
+// -----------------------------------------------------------------------------
+// the client service
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class CriteoHttpClient extends Context.Tag("@criteo-auth/core/CriteoHttpClient")<
+  CriteoHttpClient,
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error>
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The API host. Default `https://api.criteo.com`. */
+  readonly baseUrl?: string | undefined
+  /**
+   * The version prefixed to every path (`/2026-07/advertisers/me`). Default `2026-07`; `null` sends
+   * paths as they are.
+   */
+  readonly apiVersion?: string | null | undefined
+  /** Retry bounds for 5xx and 429 answers. */
+  readonly retry?: RetryOptions | undefined
+}
+
+const trimSlashes = (value: string) => value.replace(/\/+$/, "")
+
+/**
+ * The URL prefix requests get: base URL and API version.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const apiUrl = (options: Pick<Options, "baseUrl" | "apiVersion"> = {}): string => {
+  const base = trimSlashes(options.baseUrl ?? defaultBaseUrl)
+  const version = options.apiVersion === undefined ? defaultApiVersion : options.apiVersion
+  return version === null || version === "" ? base : `${base}/${version.replace(/^\/+|\/+$/g, "")}`
+}
+
+/**
+ * Builds the authenticated client on the `HttpClient` and the `CriteoAuth` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error>,
+  never,
+  HttpClient.HttpClient | CriteoAuth.CriteoAuth
+> =>
+  Effect.gen(function*() {
+    const auth = yield* CriteoAuth.CriteoAuth
+    const client = yield* HttpClient.HttpClient
+    const prefix = apiUrl(options)
+    return client.pipe(
+      HttpClient.mapRequest((request) => HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix))),
+      withCriteoAuth,
+      withRetries(options.retry),
+      (authenticated) => HttpClient.transformResponse(authenticated, Effect.provideService(CriteoAuth.CriteoAuth, auth))
+    )
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<CriteoHttpClient, never, HttpClient.HttpClient | CriteoAuth.CriteoAuth> =>
+  Layer.effect(CriteoHttpClient, make(options))

@@ -1,0 +1,34 @@
+/**
+ * @since 0.1.0
+ */
+export * as AccessToken from "./AccessToken.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoAuth from "./CriteoAuth.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoAuthError from "./CriteoAuthError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoHttpClient from "./CriteoHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Grant from "./Grant.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenEndpoint from "./TokenEndpoint.js"

@@ -28,8 +28,9 @@ export const retryAfter = (headers: Headers.Headers, now: DateTime.Utc): Option.
   if (Option.isSome(seconds)) {
     candidates.push(seconds.value * 1000)
   } else if (retryAfterHeader !== undefined) {
-    const date = DateTime.make(retryAfterHeader)
-    if (Option.isSome(date)) candidates.push(DateTime.toEpochMillis(date.value) - nowMillis)
+    // an HTTP date (RFC 9110 §10.2.3); DateTime.make would read it as a local time
+    const date = Date.parse(retryAfterHeader)
+    if (Number.isFinite(date)) candidates.push(date - nowMillis)
   }
   const reset = parseNumber(headers["x-ratelimit-reset"])
   if (Option.isSome(reset)) {

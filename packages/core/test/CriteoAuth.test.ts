@@ -1,0 +1,345 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import * as AccessToken from "../src/AccessToken.js"
+import * as CriteoAuth from "../src/CriteoAuth.js"
+import * as Grant from "../src/Grant.js"
+import { clientId, clientSecret, type FakeCriteoOptions, grant, makeFakeCriteo, settle } from "./utils.js"
+
+const setup = (fakeOptions: FakeCriteoOptions = {}, options: Partial<CriteoAuth.Options> = {}) =>
+  Effect.gen(function*() {
+    const fake = yield* makeFakeCriteo(fakeOptions)
+    const auth = yield* CriteoAuth.make({ grant, ...options }).pipe(Effect.provide(fake.layer))
+    return { auth, fake }
+  })
+
+const valueOf = (token: AccessToken.AccessToken) => Redacted.value(token.value)
+
+describe("CriteoAuth", () => {
+  describe("caching and single flight", () => {
+    it.scoped("serves the cached token without asking again", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup()
+        const a = yield* auth.token
+        yield* TestClock.adjust("10 minutes")
+        const b = yield* auth.token
+        assert.strictEqual(valueOf(a), valueOf(b))
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+      }))
+
+    it.scoped("10,000 concurrent first calls make exactly one token request", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ tokenLatency: 200 })
+        const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 10_000 }, () => auth.token), {
+          concurrency: "unbounded"
+        }))
+        yield* settle
+        yield* TestClock.adjust("200 millis")
+        const tokens = yield* Fiber.join(fiber)
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        assert.strictEqual(new Set(tokens.map(valueOf)).size, 1)
+      }))
+
+    it.scoped("a caller that gives up does not cancel the request the others wait on", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ tokenLatency: 1000 })
+        const impatient = yield* Effect.fork(auth.token)
+        const patient = yield* Effect.fork(auth.token)
+        yield* settle
+        yield* Fiber.interrupt(impatient)
+        yield* TestClock.adjust("1 second")
+        const token = yield* Fiber.join(patient)
+        assert.isTrue(valueOf(token).startsWith("access-1-"))
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+      }))
+  })
+
+  describe("refresh ahead of expiry", () => {
+    it.scoped("refreshes in the background between lead+jitter and lead before expiry", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({}, { refreshLeadTime: "20 seconds", refreshJitter: "20 seconds" })
+        yield* auth.token
+        yield* TestClock.adjust("859 seconds")
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        yield* TestClock.adjust("21 seconds")
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        // the caller is served the new token at once, no request of its own
+        const token = yield* auth.token
+        assert.strictEqual(valueOf(token).startsWith("access-2-"), true)
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+      }))
+
+    it.scoped("never hands out a token with less than the lead time left", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          { tokenReply: (n) => n === 1 ? undefined : { status: 503 } },
+          { refreshLeadTime: "20 seconds", refreshJitter: "0 seconds", retry: { maxAttempts: 1 } }
+        )
+        const first = yield* auth.token
+        yield* TestClock.adjust("879 seconds")
+        assert.strictEqual(valueOf(yield* auth.token), valueOf(first))
+        yield* TestClock.adjust("2 seconds")
+        const error = yield* Effect.flip(auth.token)
+        assert.strictEqual(error._tag, "TokenEndpointUnavailableError")
+        assert.isAbove(fake.stats.tokenRequests, 1)
+      }))
+
+    it.scoped("a failed background refresh keeps serving the current token and retries with backoff", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          { tokenReply: (n) => (n >= 2 && n <= 5 ? { status: 503 } : undefined) },
+          { refreshLeadTime: "20 seconds", refreshJitter: "60 seconds", retry: { maxAttempts: 1 } }
+        )
+        const first = yield* auth.token
+        const served: Array<string> = []
+        for (let t = 0; t < 900; t += 1) {
+          yield* TestClock.adjust("1 second")
+          const token = yield* auth.token
+          served.push(valueOf(token))
+          assert.isTrue(
+            AccessToken.isValidAt(token, DateTime.unsafeMake(yield* TestClock.currentTimeMillis), "20 seconds")
+          )
+        }
+        assert.include(served, valueOf(first))
+        assert.isTrue(served.some((value) => value.startsWith("access-6-")))
+        // 1 + 4 failures + 1 success, and later scheduled refreshes of the new token
+        assert.isAtLeast(fake.stats.tokenRequests, 6)
+        assert.isAtMost(fake.stats.tokenRequests, 7)
+      }))
+
+    it.scoped("short-lived tokens are refreshed ahead too (lead and jitter shrink to a quarter)", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ lifetime: 4 })
+        const first = yield* auth.token
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(valueOf(yield* auth.token), valueOf(first))
+        yield* TestClock.adjust("2 seconds")
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        assert.notStrictEqual(valueOf(yield* auth.token), valueOf(first))
+      }))
+
+    it.effect("the background fiber stops with the layer's scope", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFakeCriteo()
+        const scope = yield* Scope.make()
+        const auth = yield* CriteoAuth.make({ grant }).pipe(Effect.provide(fake.layer), Scope.extend(scope))
+        yield* auth.token
+        yield* Scope.close(scope, Exit.void)
+        yield* TestClock.adjust("2 hours")
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+      }))
+  })
+
+  describe("retries", () => {
+    it.scoped("5xx is retried with backoff up to maxAttempts, then TokenEndpointUnavailableError", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ tokenReply: () => ({ status: 503 }) }, { retry: { maxAttempts: 4 } })
+        const fiber = yield* Effect.fork(Effect.flip(auth.token))
+        for (let i = 0; i < 20; i++) {
+          yield* settle
+          yield* TestClock.adjust("1 second")
+        }
+        const error = yield* Fiber.join(fiber)
+        assert.deepInclude(error, { _tag: "TokenEndpointUnavailableError", status: 503, attempts: 4 })
+        assert.strictEqual(fake.stats.tokenRequests, 4)
+        const times = (yield* fake.requests).map((request) => request.at)
+        // exponential: each gap at least ~0.8x the double of the previous base (jittered)
+        assert.isAbove(times[1] - times[0], 0)
+        assert.isAbove(times[3] - times[2], times[1] - times[0])
+      }))
+
+    it.scoped("transport failures are retried, and succeed when the network comes back", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ tokenReply: (n) => (n < 3 ? { fail: "transport" } : undefined) })
+        const fiber = yield* Effect.fork(auth.token)
+        for (let i = 0; i < 10; i++) {
+          yield* settle
+          yield* TestClock.adjust("1 second")
+        }
+        const token = yield* Fiber.join(fiber)
+        assert.isTrue(valueOf(token).startsWith("access-3-"))
+        assert.strictEqual(fake.stats.tokenRequests, 3)
+      }))
+
+    it.scoped("a 429 waits at least until x-ratelimit-reset before the next request", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({
+          tokenReply: (n) => (n === 1 ? { status: 429, headers: { "x-ratelimit-reset": "10" } } : undefined)
+        })
+        const fiber = yield* Effect.fork(auth.token)
+        for (let i = 0; i < 15; i++) {
+          yield* settle
+          yield* TestClock.adjust("1 second")
+        }
+        yield* Fiber.join(fiber)
+        const [first, second] = yield* fake.requests
+        assert.isAtLeast(second.at - first.at, 10_000)
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+      }))
+
+    it.scoped("a 429 asking for longer than maxRateLimitWait fails at once, and is remembered", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          { tokenReply: (n) => (n === 1 ? { status: 429, headers: { "retry-after": "600" } } : undefined) },
+          { retry: { maxRateLimitWait: "1 minute" } }
+        )
+        const error = yield* Effect.flip(auth.token)
+        assert.strictEqual(error._tag, "RateLimitedError")
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        yield* TestClock.adjust("5 minutes")
+        const again = yield* Effect.flip(auth.token)
+        assert.strictEqual(again._tag, "RateLimitedError")
+        if (again._tag === "RateLimitedError") assert.strictEqual(Duration.toSeconds(again.retryAfter!), 300)
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        yield* TestClock.adjust("5 minutes")
+        yield* auth.token
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+      }))
+
+    for (
+      const [code, status, tag] of [
+        ["invalid_client", 401, "InvalidClientError"],
+        ["invalid_grant", 400, "InvalidGrantError"],
+        ["invalid_request", 400, "TokenRequestRejectedError"]
+      ] as const
+    ) {
+      it.scoped(`${code} is not retried`, () =>
+        Effect.gen(function*() {
+          const { auth, fake } = yield* setup({ tokenReply: () => ({ status, body: { error: code } }) })
+          const error = yield* Effect.flip(auth.token)
+          assert.strictEqual(error._tag, tag)
+          assert.strictEqual(fake.stats.tokenRequests, 1)
+        }))
+    }
+
+    it.scoped("a permanent failure is answered from memory during the cooldown, then asked again", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          { tokenReply: () => ({ status: 401, body: { error: "invalid_client" } }) },
+          { failureCooldown: "5 seconds" }
+        )
+        for (let i = 0; i < 100; i++) yield* Effect.flip(auth.token)
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        yield* TestClock.adjust("5 seconds")
+        yield* Effect.flip(auth.token)
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+      }))
+  })
+
+  describe("invalidate", () => {
+    it.scoped("drops the token only if it is still the current one (compare-and-swap)", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup()
+        const a = yield* auth.token
+        assert.isTrue(yield* auth.invalidate(a))
+        const b = yield* auth.token
+        assert.notStrictEqual(valueOf(a), valueOf(b))
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        // a late 401 for the old token must not discard the fresh one
+        assert.isFalse(yield* auth.invalidate(a))
+        const c = yield* auth.token
+        assert.strictEqual(valueOf(c), valueOf(b))
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+      }))
+
+    it.scoped("refresh always asks for a new token, and concurrent refreshes share one request", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({ tokenLatency: 100 })
+        const warmUp = yield* Effect.fork(auth.token)
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(warmUp)
+        const fiber = yield* Effect.fork(Effect.all([auth.refresh, auth.refresh, auth.refresh], { concurrency: 3 }))
+        yield* settle
+        yield* TestClock.adjust("100 millis")
+        const tokens = yield* Fiber.join(fiber)
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        assert.strictEqual(new Set(tokens.map(valueOf)).size, 1)
+      }))
+  })
+
+  describe("authorization_code and refresh_token", () => {
+    const codeGrant = Grant.authorizationCode({
+      clientId,
+      clientSecret: Redacted.make(clientSecret),
+      code: Redacted.make("code-1"),
+      redirectUri: "https://app.example/callback"
+    })
+
+    it.scoped("exchanges the code once, then refreshes with each rotated refresh token, reporting every one", () =>
+      Effect.gen(function*() {
+        const seen = yield* Ref.make<ReadonlyArray<string>>([])
+        const fake = yield* makeFakeCriteo({ refreshTokens: true })
+        const auth = yield* CriteoAuth.make({
+          grant: codeGrant,
+          onRefreshToken: (refreshToken) => Ref.update(seen, (all) => [...all, Redacted.value(refreshToken)])
+        }).pipe(Effect.provide(fake.layer))
+        for (let i = 0; i < 3; i++) {
+          yield* auth.token
+          yield* TestClock.adjust("15 minutes")
+          yield* settle
+        }
+        const requests = yield* fake.requests
+        assert.isAtLeast(requests.length, 3)
+        assert.strictEqual(requests[0].form.get("grant_type"), "authorization_code")
+        assert.strictEqual(requests[0].form.get("code"), "code-1")
+        for (let i = 1; i < requests.length; i++) {
+          assert.strictEqual(requests[i].form.get("grant_type"), "refresh_token")
+          assert.isNull(requests[i].form.get("code"))
+          assert.strictEqual(requests[i].form.get("refresh_token"), `refresh-${i}`)
+          assert.strictEqual(requests[i].form.get("client_secret"), clientSecret)
+        }
+        assert.deepStrictEqual(yield* Ref.get(seen), requests.map((_, i) => `refresh-${i + 1}`))
+      }))
+
+    it.scoped("never sends a spent code again: no refresh token means InvalidGrantError", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFakeCriteo({ refreshTokens: false })
+        const auth = yield* CriteoAuth.make({ grant: codeGrant }).pipe(Effect.provide(fake.layer))
+        const first = yield* auth.token
+        yield* auth.invalidate(first)
+        const error = yield* Effect.flip(auth.token)
+        assert.strictEqual(error._tag, "InvalidGrantError")
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+      }))
+
+    it.scoped("a refresh_token grant keeps its token when the server does not rotate it", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFakeCriteo({ refreshTokens: false })
+        const auth = yield* CriteoAuth.make({
+          grant: Grant.refreshToken({ clientId, clientSecret: Redacted.make("x"), refreshToken: Redacted.make("rt-0") })
+        }).pipe(Effect.provide(fake.layer))
+        yield* auth.token
+        yield* auth.refresh
+        const requests = yield* fake.requests
+        assert.deepStrictEqual(requests.map((r) => r.form.get("refresh_token")), ["rt-0", "rt-0"])
+      }))
+  })
+
+  describe("layers", () => {
+    it.scoped("layerTest serves a fixed token", () =>
+      Effect.gen(function*() {
+        const token = new AccessToken.AccessToken({
+          value: Redacted.make("fixed"),
+          tokenType: "Bearer",
+          expiresIn: Duration.seconds(900),
+          issuedAt: DateTime.unsafeMake(0),
+          expiresAt: DateTime.unsafeMake(900_000)
+        })
+        const auth = yield* Effect.provide(CriteoAuth.CriteoAuth, CriteoAuth.layerTest(token))
+        assert.strictEqual(valueOf(yield* auth.token), "fixed")
+        assert.isTrue(Option.isNone(Option.none()))
+      }))
+  })
+})

@@ -1,0 +1,190 @@
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as TestClock from "effect/TestClock"
+import * as CriteoAuth from "../src/CriteoAuth.js"
+import * as CriteoAuthMetrics from "../src/CriteoAuthMetrics.js"
+import * as CriteoHttpClient from "../src/CriteoHttpClient.js"
+import { type FakeCriteoOptions, grant, makeFakeCriteo, settle } from "./utils.js"
+
+const setup = (
+  fakeOptions: FakeCriteoOptions = {},
+  clientOptions: CriteoHttpClient.Options = {},
+  authOptions: Partial<CriteoAuth.Options> = {}
+) =>
+  Effect.gen(function*() {
+    const fake = yield* makeFakeCriteo(fakeOptions)
+    const auth = CriteoAuth.layer({ grant, tokenUrl: "https://api.criteo.com/oauth2/token", ...authOptions })
+    const context = yield* Layer.build(
+      CriteoHttpClient.layer(clientOptions).pipe(Layer.provideMerge(auth), Layer.provide(fake.layer))
+    )
+    const client = Effect.runSync(Effect.provide(CriteoHttpClient.CriteoHttpClient, context))
+    const authService = Effect.runSync(Effect.provide(CriteoAuth.CriteoAuth, context))
+    return { client, auth: authService, fake }
+  })
+
+const apiCalls = (fake: { requests: Effect.Effect<ReadonlyArray<{ path: string }>> }) =>
+  Effect.map(fake.requests, (all) => all.filter((request) => request.path !== "/oauth2/token"))
+
+describe("CriteoHttpClient", () => {
+  it.scoped("sends the bearer token on versioned paths of the API", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup()
+      const response = yield* client.get("/advertisers/me")
+      assert.strictEqual(response.status, 200)
+      const [call] = yield* apiCalls(fake)
+      const all = yield* fake.requests
+      assert.strictEqual(all[1].url, "https://api.criteo.com/2026-07/advertisers/me")
+      assert.strictEqual(all[1].headers["authorization"], "Bearer " + fake.issued.keys().next().value)
+      assert.strictEqual(all[1].headers["accept"], "application/json")
+      assert.strictEqual(call.path, "/2026-07/advertisers/me")
+    }))
+
+  it.scoped("honours baseUrl and apiVersion, and no version at all", () =>
+    Effect.gen(function*() {
+      const a = yield* setup({}, { baseUrl: "http://127.0.0.1:8080/", apiVersion: "2026-01" })
+      yield* a.client.get("/advertisers/me")
+      assert.strictEqual((yield* a.fake.requests)[1].url, "http://127.0.0.1:8080/2026-01/advertisers/me")
+      const b = yield* setup({}, { baseUrl: "http://127.0.0.1:8080", apiVersion: null })
+      yield* b.client.get("/oauth2/ping")
+      assert.strictEqual((yield* b.fake.requests)[1].url, "http://127.0.0.1:8080/oauth2/ping")
+    }))
+
+  it.scoped("on a 401: invalidates the token that failed, gets a new one, replays once", () =>
+    Effect.gen(function*() {
+      let revoked = true
+      const { client, fake } = yield* setup({
+        apiReply: (_, token) => {
+          if (revoked && token === "access-1-0") {
+            revoked = false
+            return { status: 401, body: { errors: [{ code: "authorization-token-expired" }] } }
+          }
+          return undefined
+        }
+      })
+      const replays = yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)
+      const response = yield* client.post("/reports", { body: HttpBody.unsafeJson({}) })
+      assert.strictEqual(response.status, 200)
+      const calls = yield* apiCalls(fake)
+      assert.strictEqual(calls.length, 2)
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      const all = yield* fake.requests
+      assert.strictEqual(all[3].headers["authorization"], "Bearer access-2-0")
+      assert.strictEqual(all[3].method, "POST")
+      assert.strictEqual(all[3].body, "{}")
+      assert.strictEqual((yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count - replays.count, 1)
+    }))
+
+  it.scoped("a second 401 fails with UnauthorizedError: no loop", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({
+        apiReply: () => ({
+          status: 401,
+          body: { errors: [{ code: "authorization-token-invalid", traceIdentifier: "trace-9" }] }
+        })
+      })
+      const error = yield* Effect.flip(client.get("/advertisers/me?x=1"))
+      assert.strictEqual(error._tag, "UnauthorizedError")
+      if (error._tag === "UnauthorizedError") {
+        assert.strictEqual(error.code, "authorization-token-invalid")
+        assert.strictEqual(error.traceId, "trace-9")
+        assert.strictEqual(error.method, "GET")
+      }
+      assert.strictEqual((yield* apiCalls(fake)).length, 2)
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+    }))
+
+  it.scoped("a 403 fails with ForbiddenError and never refreshes", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({
+        apiReply: () => ({ status: 403, body: { errors: [{ code: "consent-revoked", traceId: "t" }] } })
+      })
+      const error = yield* Effect.flip(client.get("/advertisers/me"))
+      assert.deepInclude(error, { _tag: "ForbiddenError", code: "consent-revoked" })
+      assert.strictEqual((yield* apiCalls(fake)).length, 1)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+    }))
+
+  it.scoped("1,000 concurrent requests that all get a 401 for the same token cause exactly one token request", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({
+        tokenLatency: 50,
+        apiReply: (_, token) => (token === "access-1-0" ? { status: 401 } : undefined)
+      })
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 1000 }, () => client.get("/advertisers/me")), { concurrency: "unbounded" })
+      )
+      for (let i = 0; i < 3; i++) {
+        yield* settle
+        yield* TestClock.adjust("50 millis")
+      }
+      const responses = yield* Fiber.join(fiber)
+      assert.isTrue(responses.every((response) => response.status === 200))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      assert.strictEqual((yield* apiCalls(fake)).length, 2000)
+    }))
+
+  it.scoped("5xx answers are retried with backoff, then the last response is returned", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ status: 503 }) }, { retry: { maxAttempts: 3 } })
+      const fiber = yield* Effect.fork(client.get("/advertisers/me"))
+      for (let i = 0; i < 10; i++) {
+        yield* settle
+        yield* TestClock.adjust("1 second")
+      }
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.status, 503)
+      assert.strictEqual((yield* apiCalls(fake)).length, 3)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+    }))
+
+  it.scoped("a 429 waits for x-ratelimit-reset, then succeeds", () =>
+    Effect.gen(function*() {
+      let limited = true
+      const { client, fake } = yield* setup({
+        apiReply: () => {
+          if (!limited) return undefined
+          limited = false
+          return {
+            status: 429,
+            headers: { "x-ratelimit-limit": "250", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "20" }
+          }
+        }
+      })
+      const fiber = yield* Effect.fork(client.get("/advertisers/me"))
+      yield* settle
+      yield* TestClock.adjust("19 seconds")
+      yield* settle
+      assert.strictEqual((yield* apiCalls(fake)).length, 1)
+      yield* TestClock.adjust("2 seconds")
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.status, 200)
+      const calls = yield* fake.requests
+      assert.isAtLeast(calls[2].at - calls[1].at, 20_000)
+    }))
+
+  it.scoped("a 429 with a reset beyond maxRateLimitWait is returned at once", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup(
+        { apiReply: () => ({ status: 429, headers: { "x-ratelimit-reset": "3600" } }) },
+        { retry: { maxRateLimitWait: "1 minute" } }
+      )
+      const response = yield* client.get("/advertisers/me")
+      assert.strictEqual(response.status, 429)
+      assert.strictEqual((yield* apiCalls(fake)).length, 1)
+    }))
+
+  it.scoped("withCriteoAuth composes onto any HttpClient", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo()
+      const response = yield* Effect.gen(function*() {
+        const client = CriteoHttpClient.withCriteoAuth(yield* HttpClient.HttpClient)
+        return yield* client.get("https://api.criteo.com/2026-01/advertisers/me")
+      }).pipe(Effect.provide(CriteoAuth.layer({ grant }).pipe(Layer.provideMerge(fake.layer))))
+      assert.strictEqual(response.status, 200)
+    }))
+})

@@ -8,6 +8,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -319,6 +320,15 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
         })
       ))
 
+    /** Records the latency of every exchange, failed ones included. */
+    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        Effect.ensuring(
+          effect,
+          Effect.flatMap(Clock.currentTimeMillis, (end) =>
+            Metric.update(CriteoAuthMetrics.tokenRequestDuration, Duration.millis(end - start)))
+        ))
+
     const request = (grant: Grant.Grant) =>
       exchange(grant).pipe(
         Effect.tapBoth({
@@ -339,7 +349,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
               ]))
             ])
         }),
-        Metric.trackDuration(CriteoAuthMetrics.tokenRequestDuration),
+        timed,
         Effect.withSpan("TokenEndpoint.request", {
           kind: "client",
           attributes: { "criteo.client_id": grant.clientId, "oauth.grant_type": grant.grantType, "url.full": tokenUrl }

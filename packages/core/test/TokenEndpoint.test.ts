@@ -3,8 +3,10 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as CriteoAuthMetrics from "../src/CriteoAuthMetrics.js"
 import * as Grant from "../src/Grant.js"
 import * as TokenEndpoint from "../src/TokenEndpoint.js"
 import { clientId, clientSecret, grant, makeFakeClient, type Reply } from "./utils.js"
@@ -291,4 +293,26 @@ describe("TokenEndpoint", () => {
         assert.deepInclude(error, { _tag: "TransportError", reason: "Timeout" })
       }))
   })
+
+  it.effect("counts token requests by outcome and grant type, and times them", () =>
+    Effect.gen(function*() {
+      const success = Metric.tagged(
+        Metric.tagged(CriteoAuthMetrics.tokenRequests, "outcome", "success"),
+        "grant_type",
+        "client_credentials"
+      )
+      const invalid = Metric.tagged(
+        Metric.tagged(CriteoAuthMetrics.tokenRequests, "outcome", "InvalidClientError"),
+        "grant_type",
+        "client_credentials"
+      )
+      const before = [(yield* Metric.value(success)).count, (yield* Metric.value(invalid)).count]
+      const durations = (yield* Metric.value(CriteoAuthMetrics.tokenRequestDuration)).count
+      const { endpoint } = yield* withReply((n) => (n === 1 ? ok : { status: 401, body: { error: "invalid_client" } }))
+      yield* endpoint.request(grant)
+      yield* Effect.flip(endpoint.request(grant))
+      assert.strictEqual((yield* Metric.value(success)).count - before[0], 1)
+      assert.strictEqual((yield* Metric.value(invalid)).count - before[1], 1)
+      assert.strictEqual((yield* Metric.value(CriteoAuthMetrics.tokenRequestDuration)).count - durations, 2)
+    }))
 })

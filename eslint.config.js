@@ -181,5 +181,23 @@ export default defineConfig(
         { selector: "ImportExpression[source.value=/^node:/]", message: noRuntime }
       ]
     }
+  },
+  {
+    name: "criteo-auth/adapters",
+    // conformance adapters are plain Node.js programs (no build step) that print protocol lines on stdout
+    files: ["packages/conformance/adapters/**/*.mjs"],
+    languageOptions: {
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        fetch: "readonly",
+        AbortSignal: "readonly",
+        URLSearchParams: "readonly",
+        setTimeout: "readonly"
+      }
+    },
+    rules: {
+      "no-console": "off"
+    }
   }
 )

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
@@ -18,10 +18,12 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as AccessToken from "./AccessToken.js"
 import * as CriteoAuth from "./CriteoAuth.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
+import { transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
 
 /**
@@ -46,7 +48,7 @@ export const defaultApiVersion = "2026-07"
  * @since 0.1.0
  * @category errors
  */
-export type Error = CriteoAuthError.TokenError | CriteoAuthError.UnauthorizedError | CriteoAuthError.ForbiddenError
+export type Error = CriteoAuthError.CriteoAuthError
 
 // -----------------------------------------------------------------------------
 // the 401 / 403 policy
@@ -73,7 +75,7 @@ const summarize = (request: HttpClientRequest.HttpClientRequest, response: HttpC
       const traceId = Option.flatMapNullable(first, (error) => error.traceId ?? error.traceIdentifier)
       return {
         method: request.method,
-        url: request.url,
+        url: request.url.split("?")[0],
         ...(Option.isSome(code) ? { code: code.value.slice(0, 100) } : {}),
         ...(Option.isSome(traceId) ? { traceId: traceId.value.slice(0, 100) } : {})
       }
@@ -82,6 +84,38 @@ const summarize = (request: HttpClientRequest.HttpClientRequest, response: HttpC
 
 const authorize = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
   HttpClientRequest.bearerToken(request, token.value)
+
+/**
+ * The response as the caller sees it, pointing at the request as the caller built it: without the
+ * `Authorization` header. Errors made from the response later (a body that fails to decode) carry the
+ * request, and `JSON.stringify` of a request shows its headers, so the body accessors are re-wrapped
+ * to build their errors on the clean request. Everything else is the platform's response.
+ */
+const withoutCredentials = (
+  response: HttpClientResponse.HttpClientResponse,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientResponse.HttpClientResponse => {
+  const rewrap = (error: HttpClientError.ResponseError) =>
+    new HttpClientError.ResponseError({
+      request,
+      response: clean,
+      reason: error.reason,
+      cause: error.cause,
+      ...(error.description === undefined ? {} : { description: error.description })
+    })
+  const body = <A>(effect: Effect.Effect<A, HttpClientError.ResponseError>) => Effect.mapError(effect, rewrap)
+  const clean: HttpClientResponse.HttpClientResponse = Object.create(response, {
+    request: { value: request, enumerable: true },
+    text: { get: () => body(response.text) },
+    json: { get: () => body(response.json) },
+    arrayBuffer: { get: () => body(response.arrayBuffer) },
+    formData: { get: () => body(response.formData) },
+    urlParamsBody: { get: () => body(response.urlParamsBody) },
+    stream: { get: () => Stream.mapError(response.stream, rewrap) },
+    toJSON: { value: () => ({ ...(response.toJSON() as object), request: request.toJSON() }) }
+  })
+  return clean
+}
 
 /**
  * Adds Criteo authentication to a client: the bearer token of `CriteoAuth` on every request; on a 401,
@@ -98,10 +132,11 @@ export const withCriteoAuth = <E, R>(
   self: HttpClient.HttpClient.With<E, R>
 ): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> => {
   const send = (auth: CriteoAuth.Service, request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(
-      auth.token,
-      (token) => Effect.map(self.execute(authorize(request, token)), (response) => [token, response] as const)
-    )
+    Effect.flatMap(auth.token, (token) =>
+      Effect.map(
+        self.execute(authorize(request, token)),
+        (response) => [token, withoutCredentials(response, request)] as const
+      ))
 
   return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
@@ -211,7 +246,7 @@ export const withRetries: {
  */
 export class CriteoHttpClient extends Context.Tag("@criteo-auth/core/CriteoHttpClient")<
   CriteoHttpClient,
-  HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error>
+  HttpClient.HttpClient.With<Error>
 >() {}
 
 /**
@@ -253,7 +288,7 @@ export const apiUrl = (options: Pick<Options, "baseUrl" | "apiVersion"> = {}): s
 export const make = (
   options: Options = {}
 ): Effect.Effect<
-  HttpClient.HttpClient.With<HttpClientError.HttpClientError | Error>,
+  HttpClient.HttpClient.With<Error>,
   never,
   HttpClient.HttpClient | CriteoAuth.CriteoAuth
 > =>
@@ -262,8 +297,13 @@ export const make = (
     const client = yield* HttpClient.HttpClient
     const prefix = apiUrl(options)
     return client.pipe(
-      HttpClient.mapRequest((request) => HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix))),
       withCriteoAuth,
+      HttpClient.mapRequest((request) => HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix))),
+      // a platform RequestError holds the request, bearer header included: keep a redacted summary
+      HttpClient.catchTags({
+        RequestError: (error) => Effect.fail(transportError("api", error)),
+        ResponseError: (error) => Effect.fail(transportError("api", error))
+      }),
       withRetries(options.retry),
       (authenticated) => HttpClient.transformResponse(authenticated, Effect.provideService(CriteoAuth.CriteoAuth, auth))
     )

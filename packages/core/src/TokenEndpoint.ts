@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
@@ -25,6 +24,7 @@ import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import type * as Grant from "./Grant.js"
+import { transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
 
 /**
@@ -137,34 +137,6 @@ const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>):
     if (value.length > 0) result = result.split(value).join("<redacted>")
   }
   return result.length > 500 ? `${result.slice(0, 500)}…` : result
-}
-
-const describeCause = (cause: unknown): string | undefined => {
-  if (typeof cause !== "object" || cause === null) return undefined
-  const parts: Array<string> = []
-  const message = (cause as { message?: unknown }).message
-  if (typeof message === "string" && message.length > 0) parts.push(message)
-  const code = (cause as { code?: unknown }).code ?? (cause as { cause?: { code?: unknown } }).cause?.code
-  if (typeof code === "string" && !parts.some((part) => part.includes(code))) parts.push(code)
-  return parts.length > 0 ? parts.join(": ") : undefined
-}
-
-/**
- * Turns a platform error into a `TransportError` that keeps a short description and drops the rest:
- * a platform `RequestError` holds the request, whose body holds the client secret.
- *
- * @internal
- */
-export const transportError = (
-  endpoint: "token" | "api",
-  error: HttpClientError.HttpClientError
-): CriteoAuthError.TransportError => {
-  const detail = [error.description, describeCause(error.cause)].filter((part) => part !== undefined).join(": ")
-  return new CriteoAuthError.TransportError({
-    endpoint,
-    reason: error._tag === "ResponseError" ? "Decode" : "Transport",
-    detail: (detail.length > 0 ? detail : error.reason).slice(0, 300)
-  })
 }
 
 // -----------------------------------------------------------------------------

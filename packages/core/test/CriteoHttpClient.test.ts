@@ -187,4 +187,36 @@ describe("CriteoHttpClient", () => {
       }).pipe(Effect.provide(CriteoAuth.layer({ grant }).pipe(Layer.provideMerge(fake.layer))))
       assert.strictEqual(response.status, 200)
     }))
+
+  it.scoped("errors name the full URL without its query", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup({ apiReply: () => ({ status: 403 }) })
+      const error = yield* Effect.flip(client.get("/advertisers/me", { urlParams: { secret: "x" } }))
+      assert.deepInclude(error, { _tag: "ForbiddenError", url: "https://api.criteo.com/2026-07/advertisers/me" })
+    }))
+
+  it.scoped("a network failure on the API is a TransportError that does not keep the bearer token", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ fail: "transport" }) })
+      const error = yield* Effect.flip(client.get("/advertisers/me"))
+      assert.deepInclude(error, { _tag: "TransportError", endpoint: "api", reason: "Transport" })
+      const bearer = (yield* fake.requests)[1].headers["authorization"]
+      assert.isString(bearer)
+      assert.notInclude(JSON.stringify(error), bearer.slice(7))
+    }))
+
+  it.scoped("a response's request, and errors made from it later, carry no bearer token", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ status: 200, body: "not json" }) })
+      const response = yield* client.get("/advertisers/me")
+      const token = (yield* fake.requests)[1].headers["authorization"].slice(7)
+      assert.isUndefined(response.request.headers["authorization"])
+      assert.strictEqual(response.request.url, "https://api.criteo.com/2026-07/advertisers/me")
+      const decodeError = yield* Effect.flip(response.json)
+      assert.strictEqual(decodeError._tag, "ResponseError")
+      assert.notInclude(JSON.stringify(decodeError), token)
+      assert.notInclude(JSON.stringify(response), token)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(yield* response.text, "not json")
+    }))
 })

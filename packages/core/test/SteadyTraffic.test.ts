@@ -30,6 +30,8 @@ describe("a simulated day of steady traffic", () => {
           const fiber = yield* Effect.fork(client.get(`/advertisers/me?t=${t}`))
           yield* TestClock.adjust(tick)
           const response = yield* Fiber.join(fiber)
+          // a background refresh reads its response body through real promises: let it land (STACK.md)
+          yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
           statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
         }
 

@@ -1,0 +1,627 @@
+/**
+ * The Criteo simulator: WireMock serving the fixtures of `fixtures/` (Criteo's token endpoint and a few
+ * API reads, with their errors, expiry, consent and rate limits), in a container or in a local JVM,
+ * started with its scope and stopped with it, plus the admin operations tests need.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as WireMockCaptain from "wiremock-captain"
+import * as Fault from "./Fault.js"
+import * as AdminApi from "./internal/admin.js"
+import * as ContainerRuntime from "./internal/containerRuntime.js"
+import { defaultFixturesDir } from "./internal/paths.js"
+import * as ProcessRuntime from "./internal/processRuntime.js"
+import * as Journal from "./Journal.js"
+import * as SimulatorError from "./SimulatorError.js"
+
+/**
+ * The official WireMock image at the version of the npm jar. On machines without a registry,
+ * `docker/build-offline-image.sh` builds an equivalent image under this name.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultImage = "wiremock/wiremock:3.13.2"
+
+/**
+ * Criteo's token lifetime, the simulator's default.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultTokenLifetime: Duration.Duration = Duration.seconds(900)
+
+/**
+ * The API versions the fixtures know: the current one, one in its last months (answers carry
+ * `Deprecation` and `Sunset`), one decommissioned (410 Gone).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const apiVersions = {
+  current: "2026-07",
+  deprecated: "2026-01",
+  decommissioned: "2025-10"
+} as const
+
+/**
+ * The credentials the fixtures accept. Any client id `demo-client-<suffix>` is accepted too, with the
+ * same secret, so that each test can use its own and find its own requests in the journal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DemoCredentials {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  /** The authorization code of the demo consent: it works once (until `reset`). */
+  readonly authorizationCode: Redacted.Redacted<string>
+  /** The redirect URI the code was issued for: it must be sent exactly. */
+  readonly redirectUri: string
+}
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const demoCredentials: DemoCredentials = {
+  clientId: "demo-client",
+  clientSecret: Redacted.make("demo-secret"),
+  authorizationCode: Redacted.make("demo-code"),
+  redirectUri: "https://localhost:8443/criteo/callback"
+}
+
+/**
+ * A client id the fixtures accept (`demo-client-<suffix>`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientId = (suffix: string): string => `demo-client-${suffix.replace(/[^A-Za-z0-9_.-]/g, "-")}`
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Runtime = "container" | "process"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JournalFilter {
+  /** Only requests of this client id (token requests: the `client_id` form field). */
+  readonly clientId?: string | undefined
+  /** Only requests received at or after this instant. */
+  readonly since?: DateTime.DateTime | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface FaultOptions {
+  /**
+   * Apply the fault to the next `times` matching requests only, then answer normally again. Default:
+   * until `clearFaults` or `reset`. Not available for latency.
+   */
+  readonly times?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Where the simulator runs. */
+  readonly runtime: Runtime
+  /** `http://127.0.0.1:<port>`: the API host, to use in place of `https://api.criteo.com`. */
+  readonly baseUrl: string
+  /** `<baseUrl>/oauth2/token`. */
+  readonly tokenUrl: string
+  readonly credentials: DemoCredentials
+  /** The lifetime of the tokens it issues (`expires_in`). */
+  readonly tokenLifetime: Duration.Duration
+  /** Expires, at once, every token issued so far; tokens issued afterwards are valid. */
+  readonly expireTokens: Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** The API answers 403 and refresh tokens are refused (invalid_grant) until `restoreConsent`. */
+  readonly revokeConsent: Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  readonly restoreConsent: Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Makes the token endpoint or the API misbehave. Faults add up; `clearFaults` removes them. */
+  readonly setFault: (
+    target: Fault.Target,
+    fault: Fault.Fault,
+    options?: FaultOptions
+  ) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Removes the faults of one target, or of both. */
+  readonly clearFaults: (target?: Fault.Target) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Back to the state at start: stubs from the fixtures, empty journal, scenarios at their start. */
+  readonly reset: Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Empties the request journal only. */
+  readonly clearJournal: Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** The token requests received, oldest first. */
+  readonly tokenRequests: (
+    filter?: JournalFilter
+  ) => Effect.Effect<ReadonlyArray<Journal.TokenRequest>, SimulatorError.SimulatorAdminError>
+  /** The API requests received, oldest first. */
+  readonly apiRequests: (
+    filter?: JournalFilter
+  ) => Effect.Effect<ReadonlyArray<Journal.ApiRequest>, SimulatorError.SimulatorAdminError>
+  /** wiremock-captain on this simulator, for anything else. */
+  readonly admin: WireMockCaptain.WireMock
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class CriteoSimulator extends Context.Tag("@criteo-auth/conformance/CriteoSimulator")<
+  CriteoSimulator,
+  Service
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * `"container"`: testcontainers with `image`; `"process"`: a JVM on the npm `wiremock` jar; `"auto"`
+   * (default): a container when a container runtime answers, else Java, else `SimulatorUnavailableError`.
+   */
+  readonly runtime?: "auto" | Runtime | undefined
+  /** The lifetime of issued tokens, in whole seconds (at least 1). Default 900 s. */
+  readonly tokenLifetime?: Duration.DurationInput | undefined
+  /** The host port to listen on. Default 0: any free port. */
+  readonly port?: number | undefined
+  /** The image of the container runtime. Default `wiremock/wiremock:3.13.2`. */
+  readonly image?: string | undefined
+  /** The java executable of the process runtime. Default `$JAVA_HOME/bin/java`, else `java`. */
+  readonly java?: string | undefined
+  /** The folder with `mappings/` and `__files/`. Default the repository's `fixtures/`. */
+  readonly fixturesDir?: string | undefined
+  /** How long the simulator may take to become healthy. Default 60 s. */
+  readonly startupTimeout?: Duration.DurationInput | undefined
+  /** How long to wait for a container runtime to answer (`auto`). Default 5 s. */
+  readonly detectTimeout?: Duration.DurationInput | undefined
+}
+
+const versioned = "/[0-9]{4}-[0-9]{2}/.+"
+const tokenFormat = "'Bearer sim.'yyyyMMdd'T'HHmmss.SSSSSSSSSX"
+const faultPriority = 1
+const expiryPriority = 4
+
+const wholeSeconds = (input: Duration.DurationInput | undefined) => {
+  const seconds = Math.round(Duration.toSeconds(Duration.decode(input ?? defaultTokenLifetime)))
+  return Math.max(1, seconds)
+}
+
+const endpointOf = (target: Fault.Target) =>
+  target === "token"
+    ? {
+      method: "POST" as const,
+      endpoint: Journal.tokenPath,
+      requestEndpointFeature: WireMockCaptain.EndpointFeature.UrlPath
+    }
+    : {
+      method: "ANY" as const,
+      endpoint: versioned,
+      requestEndpointFeature: WireMockCaptain.EndpointFeature.UrlPathPattern
+    }
+
+const defaultBody = (target: Fault.Target, status: number) =>
+  target === "token"
+    ? JSON.stringify({
+      error: status >= 500 ? "server_error" : status === 429 ? "rate_limited" : "invalid_request",
+      error_description: `The simulator answers ${status} on purpose`
+    })
+    : JSON.stringify({
+      errors: [{
+        traceId: "{{randomValue type='UUID'}}",
+        type: status >= 500 ? "unavailable" : status === 429 ? "quota" : "validation",
+        code: status >= 500 ? "server-error" : status === 429 ? "rate-limit-exceeded" : `http-${status}`,
+        title: `The simulator answers ${status} on purpose`
+      }]
+    })
+
+interface Started {
+  readonly runtime: Runtime
+  readonly baseUrl: string
+}
+
+const startProcess = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    const java = options.java ?? ProcessRuntime.defaultJava()
+    yield* ProcessRuntime.detectJava(java).pipe(
+      Effect.mapError((reason) =>
+        new SimulatorError.SimulatorUnavailableError({ runtime: "process", reasons: [reason] })
+      )
+    )
+    const { port } = yield* ProcessRuntime.start({
+      java,
+      fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
+      environment,
+      port: options.port ?? 0,
+      host: "127.0.0.1",
+      startupTimeout,
+      wiremockArgs
+    })
+    return { runtime: "process" as const, baseUrl: `http://127.0.0.1:${port}` }
+  })
+
+const startContainer = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
+  Effect.map(
+    ContainerRuntime.start({
+      image: options.image ?? defaultImage,
+      fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
+      environment,
+      port: options.port ?? 0,
+      startupTimeout,
+      wiremockArgs
+    }),
+    ({ host, port }) => ({ runtime: "container" as const, baseUrl: `http://${host}:${port}` })
+  )
+
+const wiremockArgs = ["--max-request-journal-entries", "2000"]
+
+const startRuntime = (
+  options: Options,
+  environment: Record<string, string>
+): Effect.Effect<
+  Started,
+  SimulatorError.SimulatorUnavailableError | SimulatorError.SimulatorStartError,
+  Scope.Scope
+> => {
+  const startupTimeout = Duration.decode(options.startupTimeout ?? Duration.seconds(60))
+  const detectTimeout = options.detectTimeout ?? Duration.seconds(5)
+  const runtime = options.runtime ?? "auto"
+  if (runtime === "process") return startProcess(options, environment, startupTimeout)
+  const detected = ContainerRuntime.detect(detectTimeout)
+  if (runtime === "container") {
+    return detected.pipe(
+      Effect.mapError((reason) =>
+        new SimulatorError.SimulatorUnavailableError({ runtime: "container", reasons: [reason] })
+      ),
+      Effect.zipRight(startContainer(options, environment, startupTimeout))
+    )
+  }
+  // auto: a container when a runtime answers (falling back to Java if the container cannot start), else Java.
+  return detected.pipe(
+    Effect.matchEffect({
+      onSuccess: () =>
+        startContainer(options, environment, startupTimeout).pipe(
+          Effect.catchTag("SimulatorStartError", (containerError) =>
+            Effect.logWarning(`CriteoSimulator: ${containerError.message}; trying Java`).pipe(
+              Effect.zipRight(startProcess(options, environment, startupTimeout)),
+              Effect.catchTag("SimulatorUnavailableError", (javaError) =>
+                Effect.fail(
+                  new SimulatorError.SimulatorUnavailableError({
+                    runtime: "auto",
+                    reasons: [containerError.reason, ...javaError.reasons]
+                  })
+                ))
+            ))
+        ),
+      onFailure: (containerReason) =>
+        startProcess(options, environment, startupTimeout).pipe(
+          Effect.catchTag("SimulatorUnavailableError", (javaError) =>
+            Effect.fail(
+              new SimulatorError.SimulatorUnavailableError({
+                runtime: "auto",
+                reasons: [containerReason, ...javaError.reasons]
+              })
+            ))
+        )
+    })
+  )
+}
+
+/**
+ * Starts the simulator; it stops when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<Service, SimulatorError.SimulatorError, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const lifetimeSeconds = wholeSeconds(options.tokenLifetime)
+    const tokenLifetime = Duration.seconds(lifetimeSeconds)
+    const environment = { WIREMOCK_TOKEN_LIFETIME: String(lifetimeSeconds) }
+    const started = yield* startRuntime(options, environment)
+    const { baseUrl, runtime } = started
+    const admin = yield* AdminApi.make(baseUrl)
+    yield* admin.waitHealthy(Duration.decode(options.startupTimeout ?? Duration.seconds(60))).pipe(
+      Effect.mapError((reason) => new SimulatorError.SimulatorStartError({ runtime, reason }))
+    )
+    yield* Effect.annotateLogsScoped({ "simulator.runtime": runtime, "simulator.base_url": baseUrl })
+
+    /** Original stubs edited to add latency, by id, to put back on `clearFaults`. */
+    const delayed = yield* Ref.make(new Map<string, unknown>())
+    /** Numbers the scenarios of faults with `times`. */
+    const faultCounter = yield* Ref.make(0)
+    // WireMock compares token expiry instants with the wall clock: the cutoff of `expireTokens` must be
+    // wall-clock time too, even when called from a test running on the TestClock. The clock of the
+    // scope the simulator was started in is the live one.
+    const clock = yield* Effect.clock
+
+    const expireTokens = Effect.gen(function*() {
+      const now = yield* clock.currentTimeMillis
+      // A token issued before now expires before now + lifetime: refuse every token expiring before that.
+      const cutoff = DateTime.formatIso(DateTime.unsafeMake(now + lifetimeSeconds * 1000 + 1))
+      yield* admin.send(
+        "expireTokens",
+        HttpClientRequest.post("/mappings/remove-by-metadata").pipe(
+          HttpClientRequest.bodyUnsafeJson({ equalToJson: { simulator: "expiry", target: "api" } })
+        )
+      )
+      yield* admin.send(
+        "expireTokens",
+        HttpClientRequest.post("/mappings").pipe(HttpClientRequest.bodyUnsafeJson({
+          name: `api: token issued before ${DateTime.formatIso(DateTime.unsafeMake(now))} (expireTokens)`,
+          priority: expiryPriority,
+          request: {
+            method: "ANY",
+            urlPathPattern: versioned,
+            headers: { Authorization: { before: cutoff, actualFormat: tokenFormat } }
+          },
+          response: {
+            status: 401,
+            headers: { "Content-Type": "application/json; charset=utf-8" },
+            jsonBody: {
+              errors: [{
+                traceId: "{{randomValue type='UUID'}}",
+                type: "authorization",
+                code: "authorization-token-expired",
+                instance: "{{request.path}}",
+                title: "The authorization token has expired",
+                detail: "Generate a new token to continue"
+              }]
+            },
+            transformers: ["response-template"]
+          },
+          metadata: { simulator: "expiry", target: "api" }
+        }))
+      )
+    }).pipe(Effect.withSpan("CriteoSimulator.expireTokens"))
+
+    const setConsent = (operation: string, state: string | undefined) =>
+      admin.send(
+        operation,
+        state === undefined
+          ? HttpClientRequest.put("/scenarios/consent/state")
+          : HttpClientRequest.put("/scenarios/consent/state").pipe(HttpClientRequest.bodyUnsafeJson({ state }))
+      ).pipe(Effect.asVoid)
+
+    const setLatency = (target: Fault.Target, delay: Duration.Duration) =>
+      Effect.gen(function*() {
+        const found = yield* admin.send(
+          "setFault",
+          HttpClientRequest.post("/mappings/find-by-metadata").pipe(
+            HttpClientRequest.bodyUnsafeJson({ matchesJsonPath: { expression: "$.target", equalTo: target } })
+          )
+        )
+        const mappings = (found.json as { mappings?: Array<Record<string, unknown>> }).mappings ?? []
+        for (const mapping of mappings) {
+          const id = String(mapping["id"])
+          yield* Ref.update(delayed, (map) => map.has(id) ? map : new Map(map).set(id, mapping))
+          const response = { ...(mapping["response"] as Record<string, unknown>) }
+          delete response["delayDistribution"]
+          delete response["chunkedDribbleDelay"]
+          response["fixedDelayMilliseconds"] = Duration.toMillis(delay)
+          yield* admin.send(
+            "setFault",
+            HttpClientRequest.put(`/mappings/${id}`).pipe(HttpClientRequest.bodyUnsafeJson({ ...mapping, response }))
+          )
+        }
+      })
+
+    const clearLatency = (target: Fault.Target | undefined) =>
+      Effect.gen(function*() {
+        const originals = yield* Ref.get(delayed)
+        for (const [id, mapping] of originals) {
+          const metadata = (mapping as { metadata?: { target?: string } }).metadata
+          if (target !== undefined && metadata?.target !== target) continue
+          yield* admin.send(
+            "clearFaults",
+            HttpClientRequest.put(`/mappings/${id}`).pipe(HttpClientRequest.bodyUnsafeJson(mapping)),
+            { allowStatus: [404] }
+          )
+          yield* Ref.update(delayed, (map) => {
+            const next = new Map(map)
+            next.delete(id)
+            return next
+          })
+        }
+      })
+
+    const register = (
+      target: Fault.Target,
+      response: WireMockCaptain.IWireMockResponse,
+      features: WireMockCaptain.IWireMockFeatures,
+      times: number | undefined
+    ) =>
+      Effect.gen(function*() {
+        const { endpoint, method, requestEndpointFeature } = endpointOf(target)
+        const request: WireMockCaptain.IWireMockRequest = {
+          method,
+          endpoint,
+          metadata: { simulator: "fault", target }
+        }
+        const base = { ...features, requestEndpointFeature, stubPriority: faultPriority }
+        if (times === undefined) {
+          yield* admin.captainCall("setFault", (captain) => captain.register(request, response, base))
+          return
+        }
+        const scenarioName = `fault-${target}-${yield* Ref.updateAndGet(faultCounter, (n) => n + 1)}`
+        for (let i = 0; i < times; i++) {
+          const scenario = {
+            scenarioName,
+            requiredScenarioState: i === 0 ? "Started" : `served-${i}`,
+            newScenarioState: `served-${i + 1}`
+          }
+          yield* admin.captainCall("setFault", (captain) => captain.register(request, response, { ...base, scenario }))
+        }
+      })
+
+    const setFault = (target: Fault.Target, fault: Fault.Fault, options: FaultOptions = {}) => {
+      const times = options.times === undefined ? undefined : Math.max(1, Math.floor(options.times))
+      return Fault.match(fault, {
+        Latency: ({ delay }) =>
+          times === undefined
+            ? setLatency(target, delay)
+            : Effect.fail(
+              new SimulatorError.SimulatorAdminError({
+                operation: "setFault",
+                detail: "latency applies until clearFaults: it takes no `times`"
+              })
+            ),
+        Network: ({ fault }) =>
+          register(target, { status: 200 }, { fault: WireMockCaptain.WireMockFault[fault] }, times),
+        Response: ({ body, headers, status }) =>
+          register(
+            target,
+            {
+              status,
+              headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
+              body: body.length > 0 ? body : defaultBody(target, status)
+            },
+            {
+              responseBodyType: WireMockCaptain.BodyType.Body,
+              responseTransformers: [WireMockCaptain.ResponseTransformer.RESPONSE_TEMPLATE]
+            },
+            times
+          ),
+        RateLimit: ({ limit, resetAfter }) =>
+          register(
+            target,
+            {
+              status: 429,
+              headers: {
+                "Content-Type": "application/json; charset=utf-8",
+                "x-ratelimit-limit": String(limit),
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": `{{now offset='${
+                  Math.max(0, Math.ceil(Duration.toSeconds(resetAfter)))
+                } seconds' format='unix'}}`
+              },
+              body: defaultBody(target, 429)
+            },
+            {
+              responseBodyType: WireMockCaptain.BodyType.Body,
+              responseTransformers: [WireMockCaptain.ResponseTransformer.RESPONSE_TEMPLATE]
+            },
+            times
+          )
+      }).pipe(Effect.withSpan("CriteoSimulator.setFault", { attributes: { target, fault: fault._tag } }))
+    }
+
+    const clearFaults = (target?: Fault.Target) =>
+      Effect.forEach(target === undefined ? (["token", "api"] as const) : [target], (target) =>
+        admin.captainCall(
+          "clearFaults",
+          (captain) =>
+            captain.removeMappingByMetadata(
+              { simulator: "fault", target },
+              WireMockCaptain.MatchingAttributes.EqualToJson
+            )
+        ), { discard: true }).pipe(
+          Effect.zipRight(clearLatency(target)),
+          Effect.withSpan("CriteoSimulator.clearFaults")
+        )
+
+    const reset = admin.send("reset", HttpClientRequest.post("/reset")).pipe(
+      Effect.zipRight(Ref.set(delayed, new Map())),
+      Effect.asVoid
+    )
+
+    const journal = Effect.flatMap(
+      admin.send("journal", HttpClientRequest.get("/requests")),
+      ({ json }) => admin.decode("journal", Journal.ServeEvents, json)
+    )
+
+    const sinceMillis = (filter: JournalFilter | undefined) =>
+      filter?.since === undefined ? -Infinity : DateTime.toEpochMillis(filter.since)
+
+    const tokenRequests = (filter?: JournalFilter) =>
+      Effect.map(journal, ({ requests }) =>
+        requests
+          .filter(Journal.isTokenEvent)
+          .map(Journal.toTokenRequest)
+          .filter((entry) =>
+            (filter?.clientId === undefined || entry.clientId === filter.clientId) &&
+            DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter)
+          )
+          .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt)))
+
+    const apiRequests = (filter?: JournalFilter) =>
+      Effect.map(journal, ({ requests }) =>
+        requests
+          .filter((event) => !Journal.isTokenEvent(event))
+          .map(Journal.toApiRequest)
+          .filter((entry) => DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter))
+          .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt)))
+
+    yield* Effect.logDebug(`CriteoSimulator: ${runtime} runtime ready at ${baseUrl}`)
+
+    return CriteoSimulator.of({
+      runtime,
+      baseUrl,
+      tokenUrl: `${baseUrl}${Journal.tokenPath}`,
+      credentials: demoCredentials,
+      tokenLifetime,
+      expireTokens,
+      revokeConsent: setConsent("revokeConsent", "revoked"),
+      restoreConsent: setConsent("restoreConsent", undefined),
+      setFault,
+      clearFaults,
+      reset,
+      clearJournal: admin.send("clearJournal", HttpClientRequest.del("/requests")).pipe(Effect.asVoid),
+      tokenRequests,
+      apiRequests,
+      admin: admin.captain
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<CriteoSimulator, SimulatorError.SimulatorError, HttpClient.HttpClient> =>
+  Layer.scoped(CriteoSimulator, make(options))
+
+/**
+ * Whether a container runtime answers within `timeout` (default 5 s): what `runtime: "auto"` checks.
+ *
+ * @since 0.1.0
+ * @category runtimes
+ */
+export const containerRuntimeAvailable = (
+  timeout: Duration.DurationInput = Duration.seconds(5)
+): Effect.Effect<boolean> =>
+  Effect.match(ContainerRuntime.detect(timeout), { onFailure: () => false, onSuccess: () => true })
+
+/**
+ * Whether Java 11+ runs (`$JAVA_HOME/bin/java`, else `java`): what the `process` runtime needs.
+ *
+ * @since 0.1.0
+ * @category runtimes
+ */
+export const javaAvailable = (java?: string): Effect.Effect<boolean> =>
+  Effect.match(ProcessRuntime.detectJava(java ?? ProcessRuntime.defaultJava()), {
+    onFailure: () => false,
+    onSuccess: () => true
+  })

@@ -1,0 +1,3 @@
+import { simulatorSuite } from "./simulatorSuite.js"
+
+simulatorSuite("process")

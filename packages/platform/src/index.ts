@@ -1,0 +1,24 @@
+/**
+ * @since 0.1.0
+ */
+export * as CriteoCli from "./CriteoCli.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoConfig from "./CriteoConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoFetch from "./CriteoFetch.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoLayer from "./CriteoLayer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CriteoNode from "./CriteoNode.js"

@@ -1,0 +1,531 @@
+import * as AccessToken from "@criteo-auth/core/AccessToken"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import { createServer } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { ExitCode } from "../src/CriteoCli.js"
+import * as Cli from "./utils/cli.js"
+import * as FakeCriteo from "./utils/FakeCriteo.js"
+
+const packageVersion = (JSON.parse(
+  fs.readFileSync(path.resolve(path.dirname(Cli.bin), "../package.json"), "utf8")
+) as { version: string }).version
+
+const envFor = (fake: FakeCriteo.Service, client: FakeCriteo.Client, extra: Record<string, string> = {}) => ({
+  CRITEO_CLIENT_ID: client.clientId,
+  CRITEO_CLIENT_SECRET: client.clientSecret,
+  CRITEO_TOKEN_URL: fake.tokenUrl,
+  CRITEO_API_URL: fake.url,
+  ...extra
+})
+
+/** Nothing printed contains any of `secrets`. */
+const assertClean = (result: Cli.Result, secrets: ReadonlyArray<string | undefined>) => {
+  for (const secret of secrets) {
+    if (secret === undefined) continue
+    assert.notInclude(result.stdout, secret, "a secret on stdout")
+    assert.notInclude(result.stderr, secret, "a secret on stderr")
+  }
+}
+
+/** An expected failure: its exit code, and one sentence on stderr, without a stack trace. */
+const assertFailure = (result: Cli.Result, code: ExitCode) => {
+  assert.strictEqual(result.code, code, `exit code; stderr: ${result.stderr}`)
+  const lines = result.stderr.trimEnd().split("\n")
+  assert.strictEqual(lines.length, 1, `one line on stderr, got: ${result.stderr}`)
+  assert.match(lines[0], /^criteo-auth: [A-Z-].*\.$/)
+  assert.notMatch(result.stderr, /\n\s+at /)
+  return lines[0]
+}
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "criteo-auth-cli-"))
+
+const closedPort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })("criteo-auth", (it) => {
+  describe("help and version", () => {
+    it.effect("--version prints the package version", () =>
+      Effect.gen(function*() {
+        const result = yield* Cli.run(["--version"])
+        assert.strictEqual(result.code, 0)
+        assert.strictEqual(Cli.plain(result.stdout).trim(), packageVersion)
+      }))
+
+    it.effect("--help lists the commands; each command has its own help", () =>
+      Effect.gen(function*() {
+        const root = yield* Cli.run(["--help"])
+        assert.strictEqual(root.code, 0)
+        assert.include(Cli.plain(root.stdout), "token")
+        assert.include(Cli.plain(root.stdout), "request")
+        const token = Cli.plain((yield* Cli.run(["token", "--help"])).stdout)
+        for (const flag of ["--raw", "--json", "--client-id", "--client-secret-file", "--token-url", "--api-version"]) {
+          assert.include(token, flag)
+        }
+        assert.notMatch(token, /--client-secret(?!-file)/, "no flag takes the secret itself")
+        const request = yield* Cli.run(["request", "--help"])
+        assert.strictEqual(request.code, 0)
+        for (const word of ["METHOD", "PATH", "--data", "--api-url"]) assert.include(Cli.plain(request.stdout), word)
+      }))
+
+    it.effect("no command, an unknown command or an unknown flag is a usage error", () =>
+      Effect.gen(function*() {
+        assertFailure(yield* Cli.run([]), ExitCode.Usage)
+        assert.strictEqual((yield* Cli.run(["tokens"])).code, ExitCode.Usage)
+        assert.strictEqual((yield* Cli.run(["token", "--bogus"])).code, ExitCode.Usage)
+      }))
+  })
+
+  describe("token", () => {
+    it.effect("prints type, lifetime, expiry and fingerprint, never the token or the secret", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["token"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stderr, "")
+        const [issued] = yield* fake.issued(client.clientId)
+        const fingerprint = AccessToken.fingerprint(Redacted.make(issued.accessToken))
+        assert.match(result.stdout, /Token type:\s+Bearer\n/)
+        assert.match(result.stdout, /Lifetime:\s+15m \(900 s\)\n/)
+        assert.match(result.stdout, /Expires at:\s+\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\n/)
+        assert.match(result.stdout, new RegExp(`Fingerprint:\\s+${fingerprint}\\n`))
+        assert.match(result.stdout, new RegExp(`Client id:\\s+${client.clientId}\\n`))
+        assert.match(result.stdout, /Grant type:\s+client_credentials\n/)
+        assertClean(result, [issued.accessToken, client.clientSecret])
+      }))
+
+    it.effect("--raw prints the token alone", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["token", "--raw"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        const [issued] = yield* fake.issued(client.clientId)
+        assert.strictEqual(result.stdout, `${issued.accessToken}\n`)
+        assert.strictEqual(result.stderr, "")
+        assertClean(result, [client.clientSecret])
+      }))
+
+    it.effect("--json prints a machine-readable object with the token", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["token", "--json"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        const [issued] = yield* fake.issued(client.clientId)
+        const json = JSON.parse(result.stdout)
+        assert.strictEqual(json.access_token, issued.accessToken)
+        assert.strictEqual(json.token_type, "Bearer")
+        assert.strictEqual(json.expires_in, 900)
+        assert.strictEqual(json.fingerprint, AccessToken.fingerprint(Redacted.make(issued.accessToken)))
+        assert.strictEqual(json.client_id, client.clientId)
+        assert.strictEqual(json.grant_type, "client_credentials")
+        assert.strictEqual(Date.parse(json.expires_at) - Date.parse(json.issued_at), 900_000)
+        assert.isNull(json.refresh_token_fingerprint)
+        assertClean(result, [client.clientSecret])
+      }))
+
+    it.effect("--raw and --json together are a usage error", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        assertFailure(yield* Cli.run(["token", "--raw", "--json"], envFor(fake, client)), ExitCode.Usage)
+        assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+      }))
+
+    it.effect("flags override the environment; the secret comes from a file", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const port = yield* closedPort
+        const dir = tempDir()
+        const secretFile = path.join(dir, "secret")
+        fs.writeFileSync(secretFile, `${client.clientSecret}\n`)
+        const result = yield* Cli.run(
+          ["token", "--client-id", client.clientId, "--client-secret-file", secretFile, "--token-url", fake.tokenUrl],
+          {
+            CRITEO_CLIENT_ID: "someone-else",
+            CRITEO_CLIENT_SECRET: "wrong-secret-from-env",
+            CRITEO_TOKEN_URL: `http://127.0.0.1:${port}/oauth2/token`
+          }
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual((yield* fake.issued(client.clientId)).length, 1)
+        assertClean(result, [client.clientSecret, "wrong-secret-from-env"])
+      }))
+
+    it.effect("debug logs show no secret and no token", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["--log-level", "debug", "token"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        const [issued] = yield* fake.issued(client.clientId)
+        assert.include(result.stderr, AccessToken.fingerprint(Redacted.make(issued.accessToken)), "debug logs shown")
+        assertClean(result, [client.clientSecret, issued.accessToken])
+      }))
+  })
+
+  describe("refresh tokens", () => {
+    it.effect("--refresh-token-file: reads the refresh token and writes the rotated one back (mode 600)", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({ refreshTokens: ["rt_initial_0c9d8e7f"] })
+        const file = path.join(tempDir(), "refresh-token")
+        fs.writeFileSync(file, "rt_initial_0c9d8e7f\n")
+        const first = yield* Cli.run(["token", "--refresh-token-file", file], envFor(fake, client))
+        assert.strictEqual(first.code, 0, first.stderr)
+        const [issued] = yield* fake.issued(client.clientId)
+        assert.strictEqual(fs.readFileSync(file, "utf8").trim(), issued.refreshToken)
+        assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600)
+        assert.match(first.stdout, /Grant type:\s+refresh_token\n/)
+        assert.include(first.stdout, `saved to ${file}`)
+        // The next run uses the rotated token: the initial one is spent.
+        const second = yield* Cli.run(["token", "--json", "--refresh-token-file", file], envFor(fake, client))
+        assert.strictEqual(second.code, 0, second.stderr)
+        const issuedNow = yield* fake.issued(client.clientId)
+        assert.strictEqual(fs.readFileSync(file, "utf8").trim(), issuedNow[1].refreshToken)
+        assert.strictEqual(JSON.parse(second.stdout).refresh_token_file, file)
+        for (const result of [first, second]) {
+          assertClean(result, [
+            "rt_initial_0c9d8e7f",
+            issued.refreshToken,
+            issuedNow[1].refreshToken,
+            client.clientSecret
+          ])
+        }
+      }))
+
+    it.effect("authorization_code: the first refresh token goes to the file", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const redirectUri = "https://app.example/callback"
+        const client = yield* fake.register({ codes: [{ code: "code_4f3e2d1c", redirectUri }] })
+        const file = path.join(tempDir(), "refresh-token")
+        const result = yield* Cli.run(
+          [
+            "token",
+            "--authorization-code",
+            "code_4f3e2d1c",
+            "--redirect-uri",
+            redirectUri,
+            "--refresh-token-file",
+            file
+          ],
+          envFor(fake, client)
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        const [issued] = yield* fake.issued(client.clientId)
+        assert.strictEqual(issued.grantType, "authorization_code")
+        assert.strictEqual(fs.readFileSync(file, "utf8").trim(), issued.refreshToken)
+        assertClean(result, ["code_4f3e2d1c", issued.refreshToken, issued.accessToken])
+      }))
+
+    it.effect("warns when a rotated refresh token cannot be kept, without printing it", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({ refreshTokens: ["rt_env_5a6b7c8d"] })
+        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_env_5a6b7c8d" }))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.match(result.stderr, /^criteo-auth: warning: .*--refresh-token-file/)
+        const [issued] = yield* fake.issued(client.clientId)
+        assertClean(result, ["rt_env_5a6b7c8d", issued.refreshToken, issued.accessToken])
+      }))
+
+    it.effect("fails when the rotated refresh token cannot be saved", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({ refreshTokens: ["rt_a1"] })
+        const file = path.join(tempDir(), "missing-dir", "refresh-token")
+        const result = yield* Cli.run(
+          ["token", "--raw", "--refresh-token-file", file],
+          envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_a1" })
+        )
+        const line = assertFailure(result, ExitCode.Configuration)
+        assert.include(line, file)
+        assert.strictEqual(result.stdout, "")
+      }))
+  })
+
+  describe("failures", () => {
+    it.effect("bad credentials: exit 4", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const wrong = "wrong-secret-77c1d2e3"
+        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_CLIENT_SECRET: wrong }))
+        const line = assertFailure(result, ExitCode.InvalidCredentials)
+        assert.include(line, client.clientId)
+        assert.include(line, "invalid_client")
+        assertClean(result, [wrong, client.clientSecret])
+      }))
+
+    it.effect("refused grant (consent withdrawn, refresh token revoked): exit 5", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_revoked_99" }))
+        const line = assertFailure(result, ExitCode.GrantRefused)
+        assert.include(line, "invalid_grant")
+        assertClean(result, ["rt_revoked_99", client.clientSecret])
+      }))
+
+    it.effect("forbidden by the API (consent revoked): exit 6", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/forbidden"], envFor(fake, client))
+        const line = assertFailure(result, ExitCode.Forbidden)
+        assert.include(line, "403")
+        const [issued] = yield* fake.issued(client.clientId)
+        assertClean(result, [issued.accessToken, client.clientSecret])
+        assert.strictEqual((yield* fake.issued(client.clientId)).length, 1)
+      }))
+
+    it.effect("unauthorized even with a fresh token: exit 7", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/always-401"], envFor(fake, client))
+        const line = assertFailure(result, ExitCode.Unauthorized)
+        assert.include(line, "authorization-token-invalid")
+        const issued = yield* fake.issued(client.clientId)
+        assert.strictEqual(issued.length, 2)
+        assertClean(result, [...issued.map((i) => i.accessToken), client.clientSecret])
+      }))
+
+    it.effect("rate limited by the token endpoint: exit 8", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({
+          tokenAlways: {
+            status: 429,
+            headers: { "x-ratelimit-limit": "250", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 600) }
+          }
+        })
+        const line = assertFailure(yield* Cli.run(["token"], envFor(fake, client)), ExitCode.RateLimited)
+        assert.include(line, "429")
+      }))
+
+    it.effect("rate limited by the API: exit 8, the body on stdout", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/limited"], envFor(fake, client))
+        const line = assertFailure(result, ExitCode.RateLimited)
+        assert.include(line, "limit 250")
+        assert.match(line, /retry in (59m|1h)/)
+        assert.strictEqual(JSON.parse(result.stdout).errors[0].code, "rate-limited")
+      }))
+
+    it.effect("token endpoint down: exit 9 after the configured attempts", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({ tokenAlways: { status: 503 } })
+        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_MAX_ATTEMPTS: "2" }))
+        const line = assertFailure(result, ExitCode.Unavailable)
+        assert.include(line, "503 after 2 attempts")
+        assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, 2)
+      }))
+
+    it.effect("API down: exit 9", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/broken"], envFor(fake, client, { CRITEO_MAX_ATTEMPTS: "1" }))
+        const line = assertFailure(result, ExitCode.Unavailable)
+        assert.include(line, "503 Service Unavailable")
+        assert.include(line, "service-unavailable")
+      }))
+
+    it.effect("network failure: exit 10", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const port = yield* closedPort
+        const token = yield* Cli.run(
+          ["token"],
+          envFor(fake, client, { CRITEO_TOKEN_URL: `http://127.0.0.1:${port}/oauth2/token`, CRITEO_MAX_ATTEMPTS: "1" })
+        )
+        assert.include(assertFailure(token, ExitCode.Network), "ECONNREFUSED")
+        const api = yield* Cli.run(
+          ["request", "GET", "/advertisers/me"],
+          envFor(fake, client, { CRITEO_API_URL: `http://127.0.0.1:${port}` })
+        )
+        assert.include(assertFailure(api, ExitCode.Network), "ECONNREFUSED")
+        assertClean(api, [client.clientSecret, ...(yield* fake.issued(client.clientId)).map((i) => i.accessToken)])
+      }))
+
+    it.effect("bad configuration: exit 3, naming the variable", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const env = envFor(fake, client)
+        const { CRITEO_CLIENT_ID: _, ...withoutId } = env
+        const missing = assertFailure(yield* Cli.run(["token"], withoutId), ExitCode.Configuration)
+        assert.include(missing, "CRITEO_CLIENT_ID (or --client-id) is not set")
+        const duration = assertFailure(
+          yield* Cli.run(["token"], { ...env, CRITEO_TOKEN_TIMEOUT: "soon" }),
+          ExitCode.Configuration
+        )
+        assert.include(duration, "CRITEO_TOKEN_TIMEOUT is invalid")
+        const insecure = yield* Cli.run(["token"], {
+          ...env,
+          CRITEO_TOKEN_URL: "http://api.criteo.example/oauth2/token"
+        })
+        assert.include(assertFailure(insecure, ExitCode.Configuration), "CRITEO_TOKEN_URL (or --token-url)")
+        const flag = yield* Cli.run(["token", "--api-url", "http://api.criteo.example"], env)
+        assert.include(assertFailure(flag, ExitCode.Configuration), "plain http")
+        const version = yield* Cli.run(["token", "--api-version", "v2"], env)
+        assert.include(assertFailure(version, ExitCode.Configuration), "CRITEO_API_VERSION (or --api-version)")
+        const file = yield* Cli.run(["token", "--client-secret-file", path.join(tempDir(), "nope")], env)
+        assert.include(assertFailure(file, ExitCode.Configuration), "no such file")
+        for (const result of [insecure, flag, version, file]) assertClean(result, [client.clientSecret])
+        // Nothing was sent anywhere.
+        assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+      }))
+
+    it.effect("token request rejected or unusable: exit 11", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const rejected = yield* fake.register({
+          tokenAlways: { status: 400, body: { error: "unauthorized_client", error_description: "grant not allowed" } }
+        })
+        const line = assertFailure(yield* Cli.run(["token"], envFor(fake, rejected)), ExitCode.TokenRequestRejected)
+        assert.include(line, "unauthorized_client")
+        const malformed = yield* fake.register({ tokenAlways: { status: 200, body: "<html>oops</html>" } })
+        assertFailure(yield* Cli.run(["token"], envFor(fake, malformed)), ExitCode.TokenRequestRejected)
+      }))
+  })
+
+  describe("request", () => {
+    it.effect("GET prints the status on stderr and pretty JSON on stdout", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "get", "/advertisers/me"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stderr, "HTTP 200 OK\n")
+        const body = { data: { id: client.clientId, type: "AdvertiserMe", attributes: { name: "Fake advertiser" } } }
+        assert.strictEqual(result.stdout, `${JSON.stringify(body, null, 2)}\n`)
+        const [call] = yield* fake.requests(client.clientId, "api")
+        assert.strictEqual(call.path, "/2026-07/advertisers/me")
+        const [issued] = yield* fake.issued(client.clientId)
+        assertClean(result, [issued.accessToken, client.clientSecret])
+      }))
+
+    it.effect("--api-version overrides CRITEO_API_VERSION; a query string goes through", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(
+          ["request", "GET", "advertisers/me?fields=id", "--api-version", "2026-01"],
+          envFor(fake, client, { CRITEO_API_VERSION: "2025-10" })
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        const [call] = yield* fake.requests(client.clientId, "api")
+        assert.deepStrictEqual([call.path, call.query], ["/2026-01/advertisers/me", "?fields=id"])
+      }))
+
+    it.effect("POST --data sends JSON inline, from a file, or from stdin", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const env = envFor(fake, client)
+        const inline = yield* Cli.run(["request", "POST", "/echo", "--data", "{\"name\": \"inline\"}"], env)
+        assert.strictEqual(inline.code, 0, inline.stderr)
+        assert.deepStrictEqual(JSON.parse(inline.stdout).body, { name: "inline" })
+        const file = path.join(tempDir(), "body.json")
+        fs.writeFileSync(file, "{\"name\": \"file\"}")
+        const fromFile = yield* Cli.run(["request", "PUT", "/echo", "--data", `@${file}`], env)
+        assert.deepStrictEqual(JSON.parse(fromFile.stdout), { method: "PUT", query: "", body: { name: "file" } })
+        const fromStdin = yield* Cli.run(["request", "PATCH", "/echo", "--data", "@-"], env, {
+          stdin: "{\"name\": \"stdin\"}"
+        })
+        assert.deepStrictEqual(JSON.parse(fromStdin.stdout).body, { name: "stdin" })
+        const calls = yield* fake.requests(client.clientId, "api")
+        assert.deepStrictEqual(calls.map((c) => c.headers["content-type"]), [
+          "application/json",
+          "application/json",
+          "application/json"
+        ])
+      }))
+
+    it.effect("invalid --data, --data with GET, or an unknown method is a usage error sent nowhere", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const env = envFor(fake, client)
+        assert.include(
+          assertFailure(yield* Cli.run(["request", "POST", "/echo", "--data", "{oops"], env), ExitCode.Usage),
+          "--data is not valid JSON"
+        )
+        assertFailure(yield* Cli.run(["request", "GET", "/echo", "--data", "{}"], env), ExitCode.Usage)
+        assert.strictEqual((yield* Cli.run(["request", "FETCH", "/echo"], env)).code, ExitCode.Usage)
+        assert.strictEqual((yield* Cli.run(["request", "GET", "https://evil.example/x"], env)).code, ExitCode.Usage)
+        assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+      }))
+
+    it.effect("another 4xx: exit 12, the body on stdout", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "DELETE", "/missing"], envFor(fake, client))
+        const line = assertFailure(result, ExitCode.ApiError)
+        assert.include(line, "404 Not Found")
+        assert.include(line, "not-found")
+        assert.strictEqual(JSON.parse(result.stdout).errors[0].code, "not-found")
+      }))
+
+    it.effect("a secret echoed by the API is scrubbed from what is printed", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/echo-authorization"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.deepStrictEqual(JSON.parse(result.stdout), { authorization: "Bearer <redacted>" })
+        const [issued] = yield* fake.issued(client.clientId)
+        assertClean(result, [issued.accessToken])
+      }))
+
+    it.effect("a body that is not JSON is printed as it is", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const result = yield* Cli.run(["request", "GET", "/text"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stdout, "plain text answer\n")
+      }))
+
+    it.effect("a token refused with 401 (expired) is replaced and the call replayed", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({
+          apiScript: [FakeCriteo.apiError(401, "authorization-token-expired", "The authorization token has expired")]
+        })
+        const result = yield* Cli.run(["request", "GET", "/advertisers/me"], envFor(fake, client))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(JSON.parse(result.stdout).data.id, client.clientId)
+        const issued = yield* fake.issued(client.clientId)
+        assert.strictEqual(issued.length, 2)
+        const calls = yield* fake.requests(client.clientId, "api")
+        assert.deepStrictEqual(calls.map((call) => call.headers.authorization), [
+          `Bearer ${issued[0].accessToken}`,
+          `Bearer ${issued[1].accessToken}`
+        ])
+        assertClean(result, issued.map((i) => i.accessToken))
+      }))
+  })
+})

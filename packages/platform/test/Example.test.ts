@@ -1,0 +1,39 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Cli from "./utils/cli.js"
+import * as FakeCriteo from "./utils/FakeCriteo.js"
+
+/** The README's example (`examples/advertiser.ts`), compiled and run as a program against the fake. */
+layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })("README example", (it) => {
+  it.effect("calls the API with the credentials of the environment", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register()
+      const result = yield* Cli.run([], {
+        CRITEO_CLIENT_ID: client.clientId,
+        CRITEO_CLIENT_SECRET: client.clientSecret,
+        CRITEO_TOKEN_URL: fake.tokenUrl,
+        CRITEO_API_URL: fake.url
+      }, { script: Cli.example("advertiser") })
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout, `Connected as advertiser ${client.clientId}\n`)
+      const [call] = yield* fake.requests(client.clientId, "api")
+      assert.strictEqual(call.path, "/2026-07/advertisers/me")
+    }))
+
+  it.effect("handles a wrong secret with its own message", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register()
+      const result = yield* Cli.run([], {
+        CRITEO_CLIENT_ID: client.clientId,
+        CRITEO_CLIENT_SECRET: "not-the-secret",
+        CRITEO_TOKEN_URL: fake.tokenUrl,
+        CRITEO_API_URL: fake.url
+      }, { script: Cli.example("advertiser") })
+      assert.strictEqual(result.code, 0)
+      assert.match(result.stderr, /^Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: Criteo rejected the client/)
+    }))
+})

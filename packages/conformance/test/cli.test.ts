@@ -1,0 +1,150 @@
+/**
+ * End to end: the platform's `criteo-auth` command-line tool, run as a subprocess as users run it,
+ * against the simulator. Success, each failure category with its exit code, and no secret printed.
+ */
+import { CriteoSimulator, Fault } from "@criteo-auth/conformance"
+import { assert, layer } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { execFile } from "node:child_process"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { demoSecret, simulatorLayer } from "./utils.js"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+const bin = path.join(root, "packages/platform/src/bin.ts")
+const tsx = createRequire(import.meta.url).resolve("tsx")
+
+interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI from its sources (`--conditions=source` resolves the workspace packages to src). */
+const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.async<Result>((resume) => {
+    const child = execFile(
+      process.execPath,
+      ["--conditions=source", "--import", tsx, bin, ...args],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
+    )
+    return Effect.sync(() => child.kill())
+  })
+
+const envFor = (sim: CriteoSimulator.Service, clientId: string, secret = demoSecret): Record<string, string> => ({
+  CRITEO_CLIENT_ID: clientId,
+  CRITEO_CLIENT_SECRET: secret,
+  CRITEO_TOKEN_URL: sim.tokenUrl,
+  CRITEO_API_URL: sim.baseUrl,
+  CRITEO_API_VERSION: CriteoSimulator.apiVersions.current,
+  CRITEO_MAX_ATTEMPTS: "2"
+})
+
+const assertNoSecret = (result: Result, ...secrets: ReadonlyArray<string>) => {
+  for (const secret of [demoSecret, ...secrets]) {
+    assert.notInclude(result.stdout, secret)
+    assert.notInclude(result.stderr, secret)
+  }
+}
+
+const fresh = Effect.flatMap(CriteoSimulator.CriteoSimulator, (sim) => Effect.as(sim.reset, sim))
+
+layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeout: Duration.minutes(2) })(
+  "the criteo-auth CLI against the simulator",
+  (it) => {
+    it.effect(
+      "token: prints the fingerprint and lifetime, never the token or the secret",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* fresh
+          const clientId = CriteoSimulator.clientId("cli-token")
+          const result = yield* cli(["token"], envFor(sim, clientId))
+          assert.strictEqual(result.code, 0, result.stderr)
+          assert.match(result.stdout, /tok_[0-9a-f]{12}/)
+          assert.match(result.stdout, /900/)
+          assert.notMatch(result.stdout, /sim\.\d{8}T/)
+          assertNoSecret(result)
+          assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 1)
+        }),
+      60_000
+    )
+
+    it.effect("token --raw prints a token the API accepts", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        const clientId = CriteoSimulator.clientId("cli-raw")
+        const result = yield* cli(["token", "--raw"], envFor(sim, clientId))
+        assert.strictEqual(result.code, 0, result.stderr)
+        const token = result.stdout.trim()
+        assert.match(token, /^sim\.\d{8}T\d{6}\.\d+Z$/)
+        const api = yield* cli(["request", "GET", "/advertisers/me"], envFor(sim, clientId))
+        assert.strictEqual(api.code, 0, api.stderr)
+        assert.include(api.stdout, "Advertiser")
+        assertNoSecret(api, token)
+      }), 60_000)
+
+    it.effect("request: an authenticated call, pretty JSON on stdout", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        const clientId = CriteoSimulator.clientId("cli-request")
+        const result = yield* cli(["request", "GET", "/advertisers/me"], envFor(sim, clientId))
+        assert.strictEqual(result.code, 0, result.stderr)
+        const body = JSON.parse(result.stdout)
+        assert.strictEqual(body.data[0].type, "Advertiser")
+        assert.include(result.stdout, "\n  ")
+        const [call] = yield* sim.apiRequests()
+        assert.strictEqual(call.status, 200)
+        assertNoSecret(result)
+      }), 60_000)
+
+    it.effect("a wrong secret: one sentence, exit 4, the wrong secret not printed", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        const result = yield* cli(["token"], envFor(sim, CriteoSimulator.clientId("cli-bad"), "wrong-secret-value"))
+        assert.strictEqual(result.code, 4)
+        assert.notInclude(result.stderr, "    at ")
+        assertNoSecret(result, "wrong-secret-value")
+      }), 60_000)
+
+    it.effect("consent revoked: exit 6 on the API's 403, and no token requested for it", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        const clientId = CriteoSimulator.clientId("cli-consent")
+        yield* sim.revokeConsent
+        const result = yield* cli(["request", "GET", "/advertisers/me"], envFor(sim, clientId))
+        assert.strictEqual(result.code, 6, result.stderr)
+        assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 1)
+        assertNoSecret(result)
+      }), 60_000)
+
+    it.effect("the token endpoint down (503): exit 9 after bounded retries", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        const clientId = CriteoSimulator.clientId("cli-down")
+        yield* sim.setFault("token", Fault.serverError(503))
+        const result = yield* cli(["token"], envFor(sim, clientId))
+        assert.strictEqual(result.code, 9, result.stderr)
+        assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 2)
+      }), 60_000)
+
+    it.effect("the token endpoint rate-limiting: exit 8", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        yield* sim.setFault("token", Fault.rateLimit({ resetAfter: Duration.hours(1) }))
+        const result = yield* cli(["token"], envFor(sim, CriteoSimulator.clientId("cli-429")))
+        assert.strictEqual(result.code, 8, result.stderr)
+      }), 60_000)
+
+    it.effect("a connection reset: exit 10", () =>
+      Effect.gen(function*() {
+        const sim = yield* fresh
+        yield* sim.setFault("token", Fault.connectionReset)
+        const result = yield* cli(["token"], envFor(sim, CriteoSimulator.clientId("cli-reset")))
+        assert.strictEqual(result.code, 10, result.stderr)
+        yield* sim.clearFaults()
+      }), 60_000)
+  }
+)

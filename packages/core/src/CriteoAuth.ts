@@ -30,6 +30,7 @@ import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import * as Grant from "./Grant.js"
+import { backoff } from "./internal/backoff.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 
 /**
@@ -186,22 +187,19 @@ export const makeWith = (
     // one acquisition: the exchange, retried within bounds
     // -------------------------------------------------------------------------
 
-    const retryPolicy = Schedule.exponential(baseDelay, 2).pipe(
-      Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
-      Schedule.jittered,
-      Schedule.intersect(Schedule.recurs(maxAttempts - 1)),
-      Schedule.intersect(Schedule.identity<CriteoAuthError.TokenError>()),
-      Schedule.modifyDelay(([, error], delay) =>
-        error._tag === "RateLimitedError" && error.retryAfter !== undefined
-          ? Duration.max(delay, error.retryAfter)
-          : delay
-      ),
-      Schedule.whileInput((error: CriteoAuthError.TokenError) =>
-        CriteoAuthError.isRetryable(error) &&
-        !(error._tag === "RateLimitedError" && error.retryAfter !== undefined &&
-          Duration.greaterThan(error.retryAfter, maxRateLimitWait))
+    const retryPolicy = backoff<CriteoAuthError.TokenError>({ base: baseDelay, max: maxDelay, attempts: maxAttempts })
+      .pipe(
+        Schedule.modifyDelay(([, error], delay) =>
+          error._tag === "RateLimitedError" && error.retryAfter !== undefined
+            ? Duration.max(delay, error.retryAfter)
+            : delay
+        ),
+        Schedule.whileInput((error: CriteoAuthError.TokenError) =>
+          CriteoAuthError.isRetryable(error) &&
+          !(error._tag === "RateLimitedError" && error.retryAfter !== undefined &&
+            Duration.greaterThan(error.retryAfter, maxRateLimitWait))
+        )
       )
-    )
 
     const exchange = (grant: Grant.Grant) =>
       Effect.gen(function*() {

@@ -23,6 +23,7 @@ import type * as AccessToken from "./AccessToken.js"
 import * as CriteoAuth from "./CriteoAuth.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
+import { backoff } from "./internal/backoff.js"
 import { transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
 
@@ -211,22 +212,26 @@ export const withRetries: {
       DateTime.now,
       (now) => response.status === 429 ? RateLimit.retryAfter(response.headers, now) : Option.none()
     )
-  const policy = Schedule.exponential(baseDelay, 2).pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
-    Schedule.jittered,
-    Schedule.intersect(Schedule.recurs(maxAttempts - 1)),
-    Schedule.intersect(Schedule.identity<HttpClientResponse.HttpClientResponse>()),
-    Schedule.modifyDelayEffect(([, response], delay) =>
-      Effect.map(waitFor(response), Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) }))
-    ),
-    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
-      Effect.map(
-        waitFor(response),
-        Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
-      )
-    ),
-    Schedule.map(([, response]) => response)
-  )
+  const policy = backoff<HttpClientResponse.HttpClientResponse>({
+    base: baseDelay,
+    max: maxDelay,
+    attempts: maxAttempts
+  })
+    .pipe(
+      Schedule.modifyDelayEffect(([, response], delay) =>
+        Effect.map(
+          waitFor(response),
+          Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
+        )
+      ),
+      Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
+        Effect.map(
+          waitFor(response),
+          Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
+        )
+      ),
+      Schedule.map(([, response]) => response)
+    )
   return HttpClient.transformResponse(
     self,
     Effect.repeat({

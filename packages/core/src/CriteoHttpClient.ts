@@ -139,28 +139,41 @@ export const withCriteoAuth = <E, R>(
         (response) => [token, withoutCredentials(response, request)] as const
       ))
 
+  /** The rare path: a 401 (replay once) or a 403. */
+  const refused = (
+    auth: CriteoAuth.Service,
+    request: HttpClientRequest.HttpClientRequest,
+    sent: AccessToken.AccessToken,
+    first: HttpClientResponse.HttpClientResponse
+  ) =>
+    Effect.gen(function*() {
+      if (first.status === 403) {
+        return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, first))
+      }
+      yield* Effect.orElseSucceed(first.text, () => "")
+      yield* auth.invalidate(sent)
+      yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
+      const [, second] = yield* send(auth, request)
+      if (second.status === 401) {
+        return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
+      }
+      if (second.status === 403) {
+        return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, second))
+      }
+      return second
+    })
+
   return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-      Effect.gen(function*() {
-        const request = yield* requestEffect
-        const auth = yield* CriteoAuth.CriteoAuth
-        const [sent, first] = yield* send(auth, request)
-        if (first.status === 403) {
-          return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, first))
-        }
-        if (first.status !== 401) return first
-        yield* Effect.orElseSucceed(first.text, () => "")
-        yield* auth.invalidate(sent)
-        yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
-        const [, second] = yield* send(auth, request)
-        if (second.status === 401) {
-          return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
-        }
-        if (second.status === 403) {
-          return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, second))
-        }
-        return second
-      }),
+      Effect.flatMap(
+        requestEffect,
+        (request) =>
+          Effect.flatMap(CriteoAuth.CriteoAuth, (auth) =>
+            Effect.flatMap(send(auth, request), ([sent, first]) =>
+              first.status === 401 || first.status === 403
+                ? refused(auth, request, sent, first)
+                : Effect.succeed(first)))
+      ),
     Effect.succeed
   )
 }
@@ -232,12 +245,28 @@ export const withRetries: {
       ),
       Schedule.map(([, response]) => response)
     )
+  // the hot path pays one status check; the schedule's driver is only built once a retry is due
+  const retryFrom = <E, R>(
+    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    first: HttpClientResponse.HttpClientResponse
+  ) =>
+    Effect.gen(function*() {
+      const driver = yield* Schedule.driver(policy)
+      let response = first
+      while (isTransientStatus(response.status)) {
+        const next = yield* Effect.either(driver.next(response))
+        if (next._tag === "Left") break
+        response = yield* effect
+      }
+      return response
+    })
   return HttpClient.transformResponse(
     self,
-    Effect.repeat({
-      schedule: policy,
-      while: (response) => isTransientStatus(response.status)
-    })
+    (effect) =>
+      Effect.flatMap(
+        effect,
+        (response) => isTransientStatus(response.status) ? retryFrom(effect, response) : Effect.succeed(response)
+      )
   )
 }
 

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
@@ -115,7 +116,13 @@ describe("CriteoAuth", () => {
         // 1 + 4 failures + 1 success, and later scheduled refreshes of the new token
         assert.isAtLeast(fake.stats.tokenRequests, 6)
         assert.isAtMost(fake.stats.tokenRequests, 7)
-      }))
+      }).pipe(
+        // Every draw 0.5: the refresh starts 30 s before the lead time (at 850 s) and each backoff delay is
+        // its base (1, 2, 4, 8 s), so the fifth request is made at 865 s, within the token's fresh life.
+        // With random draws the window before the lead time is U(0, 60 s) and may be too short for four
+        // retries, after which callers make their own request (and fail, with maxAttempts 1).
+        Effect.withRandom(Random.fixed([0.5]))
+      ))
 
     it.scoped("short-lived tokens are refreshed ahead too (lead and jitter shrink to a quarter)", () =>
       Effect.gen(function*() {

@@ -1,34 +1,37 @@
 #!/usr/bin/env bash
-# The spec's sample request, used as people paste it: a new token for every call (curl, no cache),
-# then the API call with it. Speaks the adapter protocol with nothing but bash, sed and curl.
+# Criteo's sample request, used as people paste it: a new token for every call (curl --location, no cache,
+# no timeout, client_credentials only), then the API call with whatever access_token sed found. Speaks
+# the adapter protocol with nothing but bash, sed and curl.
 set -uo pipefail
 
-field() { # field NAME LINE: the value of a string or number member of a flat JSON object
-  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" <<<"$2"
+field() { # field NAME TEXT: the value of a string or number member of a JSON object
+  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" <<<"$2" | head -n 1
 }
 
 token() {
-  curl --silent --max-time 10 --location --request POST "${CRITEO_TOKEN_URL}" \
+  local answer
+  answer="$(curl --silent --location --request POST "${CRITEO_TOKEN_URL}" \
     --header 'Content-Type: application/x-www-form-urlencoded' \
     --data-urlencode "client_id=${CRITEO_CLIENT_ID}" \
     --data-urlencode "client_secret=${CRITEO_CLIENT_SECRET}" \
-    --data-urlencode 'grant_type=client_credentials' | field access_token "$(cat)"
+    --data-urlencode 'grant_type=client_credentials')"
+  field access_token "${answer}"
 }
 
 call() { # call METHOD PATH -> {"status":N} or {"error":...}
   local access status
   access="$(token)"
-  status="$(curl --silent --max-time 20 --output /dev/null --write-out '%{http_code}' \
+  status="$(curl --silent --output /dev/null --write-out '%{http_code}' \
     --request "$1" "${CRITEO_API_URL}/${CRITEO_API_VERSION}$2" \
     --header "Authorization: Bearer ${access}" --header 'Accept: application/json')"
-  if [[ "${status}" == "000" ]]; then
+  if [[ -z "${status}" || "${status}" == "000" ]]; then
     printf '{"error":"CurlError","message":"no response"}'
   else
     printf '{"status":%d}' "$((10#${status}))"
   fi
 }
 
-printf '{"type":"ready","name":"naive-curl","version":"%s"}\n' "$(curl --version | head -1 | cut -d' ' -f2)"
+printf '{"type":"ready","name":"naive-curl","version":"%s","protocol":1}\n' "$(curl --version | head -n 1 | cut -d' ' -f2)"
 while IFS= read -r line; do
   type="$(field type "${line}")"
   id="$(field id "${line}")"

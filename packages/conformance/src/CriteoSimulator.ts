@@ -145,6 +145,24 @@ export interface Service {
   ) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
   /** Removes the faults of one target, or of both. */
   readonly clearFaults: (target?: Fault.Target) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /**
+   * Adds a WireMock stub mapping (WireMock's JSON format) for anything the fixtures and faults do not
+   * cover, e.g. a token endpoint answer for one client id. `reset` removes it. Its `metadata` gets
+   * `simulator: "custom"`.
+   */
+  readonly addStub: (
+    mapping: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Removes the stubs added with `addStub` whose metadata contains `metadata`. */
+  readonly removeStubs: (
+    metadata: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Removes the journal entries matching a WireMock request pattern (e.g. `{ headers: { Host: ... } }`). */
+  readonly removeRequests: (
+    pattern: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
+  /** Sets a scenario of the fixtures (`authorization`, `consent`, ...) to a state (`Started`: its start). */
+  readonly setScenarioState: (name: string, state: string) => Effect.Effect<void, SimulatorError.SimulatorAdminError>
   /** Back to the state at start: stubs from the fixtures, empty journal, scenarios at their start. */
   readonly reset: Effect.Effect<void, SimulatorError.SimulatorAdminError>
   /** Empties the request journal only. */
@@ -157,6 +175,14 @@ export interface Service {
   readonly apiRequests: (
     filter?: JournalFilter
   ) => Effect.Effect<ReadonlyArray<Journal.ApiRequest>, SimulatorError.SimulatorAdminError>
+  /** Both, from one read of the journal. */
+  readonly requests: (filter?: JournalFilter) => Effect.Effect<
+    {
+      readonly tokenRequests: ReadonlyArray<Journal.TokenRequest>
+      readonly apiRequests: ReadonlyArray<Journal.ApiRequest>
+    },
+    SimulatorError.SimulatorAdminError
+  >
   /** wiremock-captain on this simulator, for anything else. */
   readonly admin: WireMockCaptain.WireMock
 }
@@ -272,7 +298,8 @@ const startContainer = (options: Options, environment: Record<string, string>, s
     ({ host, port }) => ({ runtime: "container" as const, baseUrl: `http://${host}:${port}` })
   )
 
-const wiremockArgs = ["--max-request-journal-entries", "2000"]
+// Enough threads for many clients held by delayed answers at once (the default is 25).
+const wiremockArgs = ["--max-request-journal-entries", "2000", "--container-threads", "100"]
 
 const startRuntime = (
   options: Options,
@@ -541,6 +568,40 @@ export const make = (
           Effect.withSpan("CriteoSimulator.clearFaults")
         )
 
+    const addStub = (mapping: Readonly<Record<string, unknown>>) =>
+      admin.send(
+        "addStub",
+        HttpClientRequest.post("/mappings").pipe(HttpClientRequest.bodyUnsafeJson({
+          ...mapping,
+          metadata: { ...(mapping["metadata"] as Record<string, unknown> | undefined), simulator: "custom" }
+        }))
+      ).pipe(Effect.asVoid)
+
+    const removeStubs = (metadata: Readonly<Record<string, unknown>>) =>
+      admin.send(
+        "removeStubs",
+        HttpClientRequest.post("/mappings/remove-by-metadata").pipe(
+          HttpClientRequest.bodyUnsafeJson({
+            equalToJson: { ...metadata, simulator: "custom" },
+            ignoreExtraElements: true
+          })
+        )
+      ).pipe(Effect.asVoid)
+
+    const removeRequests = (pattern: Readonly<Record<string, unknown>>) =>
+      admin.send(
+        "removeRequests",
+        HttpClientRequest.post("/requests/remove").pipe(HttpClientRequest.bodyUnsafeJson(pattern))
+      ).pipe(Effect.asVoid)
+
+    const setScenarioState = (name: string, state: string) =>
+      admin.send(
+        "setScenarioState",
+        HttpClientRequest.put(`/scenarios/${encodeURIComponent(name)}/state`).pipe(
+          HttpClientRequest.bodyUnsafeJson({ state })
+        )
+      ).pipe(Effect.asVoid)
+
     const reset = admin.send("reset", HttpClientRequest.post("/reset")).pipe(
       Effect.zipRight(Ref.set(delayed, new Map())),
       Effect.asVoid
@@ -554,24 +615,40 @@ export const make = (
     const sinceMillis = (filter: JournalFilter | undefined) =>
       filter?.since === undefined ? -Infinity : DateTime.toEpochMillis(filter.since)
 
+    const tokenRequestsOf = (
+      requests: ReadonlyArray<typeof Journal.ServeEvents.Type["requests"][number]>,
+      filter?: JournalFilter
+    ) =>
+      requests
+        .filter(Journal.isTokenEvent)
+        .map(Journal.toTokenRequest)
+        .filter((entry) =>
+          (filter?.clientId === undefined || entry.clientId === filter.clientId) &&
+          DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter)
+        )
+        .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt))
+
+    const apiRequestsOf = (
+      requests: ReadonlyArray<typeof Journal.ServeEvents.Type["requests"][number]>,
+      filter?: JournalFilter
+    ) =>
+      requests
+        .filter((event) => !Journal.isTokenEvent(event))
+        .map(Journal.toApiRequest)
+        .filter((entry) => DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter))
+        .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt))
+
     const tokenRequests = (filter?: JournalFilter) =>
-      Effect.map(journal, ({ requests }) =>
-        requests
-          .filter(Journal.isTokenEvent)
-          .map(Journal.toTokenRequest)
-          .filter((entry) =>
-            (filter?.clientId === undefined || entry.clientId === filter.clientId) &&
-            DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter)
-          )
-          .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt)))
+      Effect.map(journal, ({ requests }) => tokenRequestsOf(requests, filter))
 
     const apiRequests = (filter?: JournalFilter) =>
-      Effect.map(journal, ({ requests }) =>
-        requests
-          .filter((event) => !Journal.isTokenEvent(event))
-          .map(Journal.toApiRequest)
-          .filter((entry) => DateTime.toEpochMillis(entry.loggedAt) >= sinceMillis(filter))
-          .sort((a, b) => DateTime.toEpochMillis(a.loggedAt) - DateTime.toEpochMillis(b.loggedAt)))
+      Effect.map(journal, ({ requests }) => apiRequestsOf(requests, filter))
+
+    const requests = (filter?: JournalFilter) =>
+      Effect.map(journal, ({ requests }) => ({
+        tokenRequests: tokenRequestsOf(requests, filter),
+        apiRequests: apiRequestsOf(requests, filter)
+      }))
 
     yield* Effect.logDebug(`CriteoSimulator: ${runtime} runtime ready at ${baseUrl}`)
 
@@ -586,10 +663,15 @@ export const make = (
       restoreConsent: setConsent("restoreConsent", undefined),
       setFault,
       clearFaults,
+      addStub,
+      removeStubs,
+      removeRequests,
+      setScenarioState,
       reset,
       clearJournal: admin.send("clearJournal", HttpClientRequest.del("/requests")).pipe(Effect.asVoid),
       tokenRequests,
       apiRequests,
+      requests,
       admin: admin.captain
     })
   })

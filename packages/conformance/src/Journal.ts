@@ -21,6 +21,7 @@ export type FieldValue = string | Redacted.Redacted<string>
 
 const FieldValue = Schema.Union(Schema.String, Schema.RedactedFromSelf(Schema.String))
 const Fields = Schema.Record({ key: Schema.String, value: FieldValue })
+const Entries = Schema.Array(Schema.Tuple(Schema.String, FieldValue))
 
 /**
  * Form fields whose values are secret.
@@ -64,7 +65,11 @@ const commonFields = {
   /** The name of the stub that answered, e.g. `"api: expired token (its expiry instant is past)"`. */
   stub: Schema.optional(Schema.String),
   /** Request headers, names in lower case; secret ones redacted. */
-  headers: Fields
+  headers: Fields,
+  /** The query string parameters, in order, repeated ones repeated; secret ones redacted. */
+  query: Entries,
+  /** The headers of the response, names in lower case (none when a network fault was sent). */
+  responseHeaders: Schema.Record({ key: Schema.String, value: Schema.String })
 }
 
 /**
@@ -75,8 +80,14 @@ const commonFields = {
  */
 export class TokenRequest extends Schema.Class<TokenRequest>("@criteo-auth/conformance/Journal/TokenRequest")({
   ...commonFields,
-  /** The form fields sent (when the body was a form); secret ones redacted. */
-  form: Fields
+  /** The form fields sent (when the body was a form); secret ones redacted. A repeated field keeps its last value. */
+  form: Fields,
+  /** Every form field in the order sent, repeated and empty ones included; secret ones redacted. */
+  formEntries: Entries,
+  /** The access token the simulator answered with, when it answered with one. */
+  issuedAccessToken: Schema.optional(Schema.RedactedFromSelf(Schema.String)),
+  /** The refresh token the simulator answered with, when it answered with one. */
+  issuedRefreshToken: Schema.optional(Schema.RedactedFromSelf(Schema.String))
 }) {
   /**
    * @since 0.1.0
@@ -134,7 +145,12 @@ const ServeEvent = Schema.Struct({
     headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
     body: Schema.optional(Schema.NullOr(Schema.String))
   }),
-  response: Schema.optional(Schema.NullOr(Schema.Struct({ status: Schema.optional(Schema.Number) }))),
+  response: Schema.optional(Schema.NullOr(Schema.Struct({
+    status: Schema.optional(Schema.Number),
+    headers: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+    body: Schema.optional(Schema.NullOr(Schema.String)),
+    bodyAsBase64: Schema.optional(Schema.NullOr(Schema.String))
+  }))),
   responseDefinition: Schema.optional(Schema.NullOr(Schema.Struct({ fault: Schema.optional(Schema.String) }))),
   stubMapping: Schema.optional(Schema.NullOr(Schema.Struct({ name: Schema.optional(Schema.String) })))
 })
@@ -157,15 +173,44 @@ const headersOf = (event: ServeEvent): Record<string, FieldValue> => {
   return result
 }
 
-const formOf = (event: ServeEvent, headers: Record<string, FieldValue>): Record<string, FieldValue> => {
+const entriesOf = (params: URLSearchParams): Array<readonly [string, FieldValue]> =>
+  Array.from(params, ([name, value]) => [name, secretFormFields.has(name) ? Redacted.make(value) : value] as const)
+
+const formEntriesOf = (
+  event: ServeEvent,
+  headers: Record<string, FieldValue>
+): Array<readonly [string, FieldValue]> => {
   const contentType = headers["content-type"]
   const body = event.request.body
-  if (typeof contentType !== "string" || !/application\/x-www-form-urlencoded/i.test(contentType) || !body) return {}
-  const result: Record<string, FieldValue> = {}
-  for (const [name, value] of new URLSearchParams(body)) {
-    result[name] = secretFormFields.has(name) ? Redacted.make(value) : value
+  if (typeof contentType !== "string" || !/application\/x-www-form-urlencoded/i.test(contentType) || !body) return []
+  return entriesOf(new URLSearchParams(body))
+}
+
+const responseHeadersOf = (event: ServeEvent): Record<string, string> => {
+  const result: Record<string, string> = {}
+  for (const [name, value] of Object.entries(event.response?.headers ?? {})) {
+    result[name.toLowerCase()] = headerValue(value)
   }
   return result
+}
+
+/** The tokens of a token endpoint's JSON answer, whatever its content type. */
+const issuedTokensOf = (event: ServeEvent) => {
+  const response = event.response
+  const text = typeof response?.body === "string"
+    ? response.body
+    : typeof response?.bodyAsBase64 === "string"
+    ? Buffer.from(response.bodyAsBase64, "base64").toString("utf8")
+    : undefined
+  if (text === undefined || text.length === 0) return {}
+  const json = Option.getOrUndefined(Option.liftThrowable(JSON.parse)(text)) as Record<string, unknown> | undefined
+  if (typeof json !== "object" || json === null) return {}
+  const access = json["access_token"]
+  const refresh = json["refresh_token"]
+  return {
+    ...(typeof access === "string" && access.length > 0 ? { issuedAccessToken: Redacted.make(access) } : {}),
+    ...(typeof refresh === "string" && refresh.length > 0 ? { issuedRefreshToken: Redacted.make(refresh) } : {})
+  }
 }
 
 const common = (event: ServeEvent) => {
@@ -182,6 +227,8 @@ const common = (event: ServeEvent) => {
       method: event.request.method,
       path: url.pathname,
       headers,
+      query: entriesOf(url.searchParams),
+      responseHeaders: responseHeadersOf(event),
       ...(status === undefined || status === 0 ? {} : { status }),
       ...(stub === undefined ? {} : { stub })
     }
@@ -198,7 +245,13 @@ export const isTokenEvent = (event: ServeEvent): boolean =>
 /** @internal */
 export const toTokenRequest = (event: ServeEvent): TokenRequest => {
   const { fields, headers } = common(event)
-  return new TokenRequest({ ...fields, form: formOf(event, headers) })
+  const formEntries = formEntriesOf(event, headers)
+  return new TokenRequest({
+    ...fields,
+    form: Object.fromEntries(formEntries),
+    formEntries,
+    ...(fields.status === 200 ? issuedTokensOf(event) : {})
+  })
 }
 
 /** @internal */

@@ -1,4 +1,5 @@
-import { CriteoSimulator } from "@criteo-auth/conformance"
+import { CriteoSimulator, type Report } from "@criteo-auth/conformance"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -7,6 +8,9 @@ import { Duration, Effect, Either, Layer, Redacted, Schedule } from "effect"
 /** A simulator and the undici HttpClient, both live, for `it.layer(..., { excludeTestServices: true })`. */
 export const simulatorLayer = (options: CriteoSimulator.Options) =>
   CriteoSimulator.layer(options).pipe(Layer.provideMerge(NodeHttpClient.layerUndici))
+
+/** A simulator (JVM), the undici HttpClient and Node's services (adapters are subprocesses), all live. */
+export const conformanceLayer = simulatorLayer({ runtime: "process" }).pipe(Layer.provideMerge(NodeContext.layer))
 
 export interface Answer {
   readonly status: number
@@ -68,3 +72,14 @@ export const eventually = <A, E, R>(
     Effect.retry({ schedule: Schedule.spaced(Duration.millis(100)), while: (error) => error === "not yet" }),
     Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("condition not reached in time") })
   )
+
+/** The failed checks and errors, for the assertion message. */
+export const explain = (run: Report.AdapterRun): string =>
+  run.results
+    .filter((r) => r.verdict !== "PASS")
+    .map((r) =>
+      `${r.id} ${r.verdict}: ${
+        r.error ?? r.checks.filter((c) => !c.passed).map((c) => `${c.name} (${c.detail})`).join("; ")
+      }`
+    )
+    .join("\n")

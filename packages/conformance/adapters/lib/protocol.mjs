@@ -1,6 +1,14 @@
 // The JSON-lines loop shared by the shipped JavaScript adapters (see ../PROTOCOL.md).
 import * as readline from "node:readline"
 
+/** `500ms`, `1s`, `1.5s`, `2m` or a number of milliseconds; `fallback` when unset or unreadable. */
+export const parseDuration = (text, fallback) => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text ?? "")
+  if (match === null) return fallback
+  const value = Number(match[1])
+  return match[2] === "s" ? value * 1000 : match[2] === "m" ? value * 60_000 : value
+}
+
 export const env = {
   tokenUrl: process.env.CRITEO_TOKEN_URL ?? "https://api.criteo.com/oauth2/token",
   apiUrl: (process.env.CRITEO_API_URL ?? "https://api.criteo.com").replace(/\/+$/, ""),
@@ -10,37 +18,46 @@ export const env = {
   grantType: process.env.CRITEO_GRANT_TYPE ?? "client_credentials",
   code: process.env.CRITEO_AUTHORIZATION_CODE ?? "",
   redirectUri: process.env.CRITEO_REDIRECT_URI ?? "",
-  refreshToken: process.env.CRITEO_REFRESH_TOKEN ?? ""
+  refreshToken: process.env.CRITEO_REFRESH_TOKEN ?? "",
+  tokenTimeout: parseDuration(process.env.CRITEO_TOKEN_TIMEOUT, 10_000),
+  apiTimeout: parseDuration(process.env.CRITEO_API_TIMEOUT, 30_000)
 }
 
 export const apiUrlFor = (path) => `${env.apiUrl}/${env.apiVersion}${path.startsWith("/") ? path : `/${path}`}`
 
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`)
 
+/** What a failed call reports: the error's name (or code) and message. */
+export const errorOutcome = (error) => ({
+  error: error?.name && error.name !== "Error" ? error.name : (error?.code ?? "Error"),
+  message: String(error?.message ?? error)
+})
+
 const settle = async (call) => {
   try {
-    const answer = await call()
-    return answer
+    return await call()
   } catch (error) {
-    return {
-      error: error?.name && error.name !== "Error" ? error.name : (error?.code ?? "Error"),
-      message: String(error?.message ?? error)
-    }
+    return errorOutcome(error)
   }
 }
 
 /**
  * Runs the protocol: `call(method, path, body)` makes one authenticated request and resolves to
- * `{ status, body? }` or throws (the error's name is reported).
+ * `{ status, body? }`, or throws (the error's name is reported).
  */
 export const serve = ({ name, version, call }) => {
   const lines = readline.createInterface({ input: process.stdin })
+  const exit = () => process.stdout.write("", () => process.exit(0))
   lines.on("line", (line) => {
-    if (line.trim() === "") return
-    const command = JSON.parse(line)
+    let command
+    try {
+      command = JSON.parse(line)
+    } catch {
+      return
+    }
     if (command.type === "shutdown") {
       lines.close()
-      process.exit(0)
+      return
     }
     if (command.type === "call") {
       settle(() => call(command.method, command.path, command.body ?? null)).then((answer) =>
@@ -53,11 +70,11 @@ export const serve = ({ name, version, call }) => {
       send({ id: command.id, type: "result", error: "UnknownCommand", message: `unknown command ${command.type}` })
     }
   })
-  lines.on("close", () => process.exit(0))
-  send({ type: "ready", name, version })
+  lines.on("close", exit)
+  send({ type: "ready", name, version, protocol: 1 })
 }
 
-/** Reads a fetch Response as the protocol's answer. */
+/** Reads a fetch Response as the protocol's answer: the whole body is read, so a broken body throws. */
 export const answerOf = async (response) => {
   const text = await response.text()
   let body
@@ -69,23 +86,4 @@ export const answerOf = async (response) => {
   return body === undefined ? { status: response.status } : { status: response.status, body }
 }
 
-/** The token request form for the configured grant. */
-export const tokenForm = (refreshToken) => {
-  const form = new URLSearchParams()
-  form.set("client_id", env.clientId)
-  form.set("client_secret", env.clientSecret)
-  if (refreshToken !== undefined) {
-    form.set("grant_type", "refresh_token")
-    form.set("refresh_token", refreshToken)
-  } else if (env.grantType === "authorization_code") {
-    form.set("grant_type", "authorization_code")
-    form.set("code", env.code)
-    form.set("redirect_uri", env.redirectUri)
-  } else if (env.grantType === "refresh_token") {
-    form.set("grant_type", "refresh_token")
-    form.set("refresh_token", env.refreshToken)
-  } else {
-    form.set("grant_type", "client_credentials")
-  }
-  return form
-}
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -67,7 +67,7 @@ const waitForExit = (child: ChildProcess.ChildProcess, timeout: Duration.Duratio
     const onExit = () => resume(Effect.void)
     child.once("exit", onExit)
     return Effect.sync(() => child.off("exit", onExit))
-  }).pipe(Effect.timeoutOption(timeout), Effect.map(Option.isSome))
+  }).pipe(Effect.interruptible, Effect.timeoutOption(timeout), Effect.map(Option.isSome))
 
 /** Sends SIGTERM to the JVM, waits 5 s for it to exit, then SIGKILL and waits 2 s more. */
 const stop = (child: ChildProcess.ChildProcess) =>

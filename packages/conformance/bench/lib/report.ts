@@ -1,0 +1,261 @@
+/**
+ * The table `pnpm bench` prints and the README shows, from the figures' results.
+ */
+import type * as Day from "../figures/day.js"
+import type * as HotPath from "../figures/hotPath.js"
+import type * as Memory from "../figures/memory.js"
+import type * as Simulator from "../figures/simulator.js"
+import type * as Stampede from "../figures/stampede.js"
+import type * as Storm from "../figures/storm.js"
+
+export interface Figures {
+  readonly "hot-path"?: HotPath.Result | undefined
+  readonly stampede?: Stampede.Result | undefined
+  readonly storm?: Storm.Result | undefined
+  readonly day?: Day.Result | undefined
+  readonly memory?: Memory.Result | undefined
+  readonly simulator?: Simulator.Result | undefined
+}
+
+export interface Machine {
+  readonly cpus: number
+  readonly cpuModel: string
+  readonly memoryGiB: number
+  readonly node: string
+  readonly os: string
+}
+
+/** A figure of criteo-auth against its target. */
+export interface Verdict {
+  readonly figure: string
+  readonly value: number | undefined
+  readonly target: string
+  readonly met: boolean | undefined
+}
+
+const int = (value: number) => Math.round(value).toLocaleString("en-US")
+
+const seconds = (ms: number) => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+const yes = (met: boolean | undefined) => met === undefined ? "—" : met ? "yes" : "**no**"
+
+export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
+  const hot = figures["hot-path"]
+  const stampede = figures.stampede
+  const storm = figures.storm
+  const day = figures.day
+  const memory = figures.memory
+  const failedHot = hot !== undefined && hot.failures > 0
+  return [
+    {
+      figure: "hot-path ratio",
+      value: hot?.ratio["criteo-auth"].median,
+      target: "≥ 0.97",
+      met: hot === undefined ? undefined : !failedHot && hot.ratio["criteo-auth"].median >= 0.97
+    },
+    {
+      figure: "stampede token requests",
+      value: stampede?.clients["criteo-auth"].tokenRequests,
+      target: "1",
+      met: stampede === undefined
+        ? undefined
+        : stampede.clients["criteo-auth"].tokenRequests === 1 && stampede.clients["criteo-auth"].failures === 0
+    },
+    {
+      figure: "401 storm token requests",
+      value: storm?.clients["criteo-auth"].tokenRequests,
+      target: "1",
+      met: storm === undefined ? undefined : storm.clients["criteo-auth"].tokenRequests === 1
+    },
+    {
+      figure: "401 storm failed requests",
+      value: storm?.clients["criteo-auth"].failed,
+      target: "0",
+      met: storm === undefined ? undefined : storm.clients["criteo-auth"].failed === 0
+    },
+    {
+      figure: "day token requests",
+      value: day?.tokenRequests,
+      target: "≤ 101",
+      met: day === undefined ? undefined : day.tokenRequests <= 101 && day.failed === 0
+    },
+    {
+      figure: "day expired tokens sent",
+      value: day?.expiredSent,
+      target: "0",
+      met: day === undefined ? undefined : day.expiredSent === 0
+    },
+    {
+      figure: "memory growth %",
+      value: memory?.growthPercent,
+      target: "< 5 %",
+      met: memory === undefined ? undefined : memory.growthPercent < 5 && memory.failed === 0
+    }
+  ]
+}
+
+/** The markdown table: one row per figure, one column per client, and criteo-auth's target. */
+export const table = (figures: Figures): string => {
+  const rows: Array<ReadonlyArray<string>> = []
+  const v = new Map(verdicts(figures).map((verdict) => [verdict.figure, verdict]))
+  const met = (figure: string) => yes(v.get(figure)?.met)
+  const na = "—"
+
+  const hot = figures["hot-path"]
+  if (hot !== undefined) {
+    const cell = (name: HotPath.Authenticated) => {
+      const ratio = hot.ratio[name]
+      if (ratio === undefined) return na
+      const overhead = hot.cpuOverheadMicros[name]
+      return `**${ratio.median.toFixed(3)}** (rounds ${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}; CPU ${
+        hot.cpuRatio[name].median.toFixed(3)
+      }, ${overhead.median >= 0 ? "+" : ""}${overhead.median.toFixed(0)} µs/request)`
+    }
+    rows.push([
+      `1. Hot path: req/s with auth ÷ the same client without (median of ${hot.rounds} ABBA rounds of ${
+        int(hot.requests)
+      } calls, ${hot.concurrency} in flight${
+        hot.failures > 0 ? `, ${int(hot.failures)} failed` : ""
+      }; in brackets the CPU-time ratio and the CPU time auth adds)`,
+      cell("criteo-auth"),
+      cell("hand-written"),
+      cell("badgateway"),
+      "≥ 0.97",
+      met("hot-path ratio")
+    ])
+    rows.push([
+      "1. … floor: the same undici client sending a fixed bearer header (no token logic) ÷ without",
+      cell("undici-bearer"),
+      na,
+      na,
+      na,
+      na
+    ])
+  }
+
+  const stampede = figures.stampede
+  if (stampede !== undefined) {
+    const c = stampede.clients
+    rows.push([
+      `2. Cold stampede, ${int(stampede.callers)} concurrent first calls: token requests (worst of ${stampede.trials})`,
+      int(c["criteo-auth"].tokenRequests),
+      int(c["hand-written"].tokenRequests),
+      int(c.badgateway.tokenRequests),
+      "1",
+      met("stampede token requests")
+    ])
+    const latency = (r: Stampede.ClientResult, floor: Stampede.ClientResult | undefined) =>
+      `${seconds(r.p50Ms)} / ${seconds(r.p99Ms)}${r.failures > 0 ? ` (${int(r.failures)} failed)` : ""}${
+        floor === undefined ? "" : `; without auth ${seconds(floor.p50Ms)} / ${seconds(floor.p99Ms)}`
+      }`
+    rows.push([
+      `2. … latency p50 / p99 (median of ${stampede.trials}; token endpoint ${stampede.tokenLatencyMs} ms, ${stampede.connections} connections)`,
+      latency(c["criteo-auth"], c.undici),
+      latency(c["hand-written"], c.fetch),
+      latency(c.badgateway, c.fetch),
+      na,
+      na
+    ])
+  }
+
+  const storm = figures.storm
+  if (storm !== undefined) {
+    const c = storm.clients
+    rows.push([
+      `3. 401 storm, ${
+        int(storm.callers)
+      } concurrent calls with a revoked token: token requests (worst of ${storm.trials})`,
+      int(c["criteo-auth"].tokenRequests),
+      int(c["hand-written"].tokenRequests),
+      int(c.badgateway.tokenRequests),
+      "1",
+      met("401 storm token requests")
+    ])
+    rows.push([
+      "3. … failed caller requests (worst trial)",
+      int(c["criteo-auth"].failed),
+      int(c["hand-written"].failed),
+      int(c.badgateway.failed),
+      "0",
+      met("401 storm failed requests")
+    ])
+  }
+
+  const day = figures.day
+  if (day !== undefined) {
+    rows.push([
+      `4. Simulated day on the TestClock, a call every ${day.intervalSeconds} s: token requests (physical minimum ${day.physicalMinimum})`,
+      `${int(day.tokenRequests)}`,
+      na,
+      na,
+      "≤ 101",
+      met("day token requests")
+    ])
+    rows.push([
+      `4. … expired tokens sent (callers that waited for a token: ${int(day.callersWaited)} of ${int(day.calls)})`,
+      int(day.expiredSent),
+      na,
+      na,
+      "0",
+      met("day expired tokens sent")
+    ])
+  }
+
+  const memory = figures.memory
+  if (memory !== undefined) {
+    rows.push([
+      `5. Memory: heap growth after GC, ${int(memory.requests)} requests + ${int(memory.refreshes)} refreshes`,
+      `${memory.growthPercent >= 0 ? "+" : ""}${memory.growthPercent.toFixed(2)} % (${mib(memory.heapBeforeBytes)} → ${
+        mib(memory.heapAfterBytes)
+      }; second half ${memory.secondHalfGrowthBytes >= 0 ? "+" : ""}${mib(memory.secondHalfGrowthBytes)})`,
+      na,
+      na,
+      "< 5 %",
+      met("memory growth %")
+    ])
+  }
+
+  const simulator = figures.simulator
+  if (simulator !== undefined) {
+    const startup = (s: Simulator.Startup) =>
+      s.available ? `${seconds(s.startMs)} (stop ${seconds(s.stopMs)})` : `not available: ${s.reason}`
+    rows.push([
+      `6. Simulator startup, median of ${simulator.runs}: process (JVM)`,
+      startup(simulator.process),
+      na,
+      na,
+      na,
+      na
+    ])
+    rows.push([`6. … container`, startup(simulator.container), na, na, na, na])
+    const catalogue = simulator.catalogue
+    rows.push([
+      "6. Full conformance catalogue against criteo-auth",
+      catalogue.available
+        ? `${seconds(catalogue.ms)} (\`${catalogue.command}\`, exit ${catalogue.exitCode}${
+          catalogue.timedOut ? ", timed out" : ""
+        }: ${catalogue.summary})`
+        : `not available: ${catalogue.reason}`,
+      na,
+      na,
+      na,
+      na
+    ])
+  }
+
+  const header = [
+    "Figure",
+    "criteo-auth",
+    "hand-written fetch wrapper",
+    "@badgateway/oauth2-client",
+    "Target (criteo-auth)",
+    "Met"
+  ]
+  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((cell) => cell.replace(/\|/g, "\\|")).join(" | ")} |`
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n")
+}
+
+export const describeMachine = (machine: Machine): string =>
+  `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB of memory, Node ${machine.node}, ${machine.os}`

@@ -1,0 +1,44 @@
+/**
+ * Order statistics for the figures. Machines are noisy: every comparison is reported as the median of
+ * per-round ratios, with the spread (min, max) alongside.
+ */
+
+export const median = (values: ReadonlyArray<number>): number => quantile(values, 0.5)
+
+/** The `q` quantile (0..1) by the nearest-rank method; NaN for no values. */
+export const quantile = (values: ArrayLike<number>, q: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = Array.from(values).sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[rank]
+}
+
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+
+export const spread = (values: ReadonlyArray<number>): Spread => ({
+  median: median(values),
+  min: Math.min(...values),
+  max: Math.max(...values)
+})
+
+export const round = (value: number, digits = 0): number => {
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
+
+/** `order(items, n)`: the items rotated by `n`, reversed on odd rounds, so that no client always runs first. */
+export const order = <A>(items: ReadonlyArray<A>, n: number): ReadonlyArray<A> => {
+  const rotated = items.map((_, i) => items[(i + n) % items.length])
+  return n % 2 === 0 ? rotated : rotated.reverse()
+}
+
+/** A record with one entry per key. */
+export const recordOf = <K extends string, V>(keys: ReadonlyArray<K>, f: (key: K) => V): Record<K, V> => {
+  const out = {} as Record<K, V>
+  for (const key of keys) out[key] = f(key)
+  return out
+}

@@ -1,0 +1,54 @@
+/**
+ * Runs one figure in this process and writes its result as JSON:
+ *
+ *   node --expose-gc --import tsx bench/run.ts FIGURE OUTPUT.json [--quick]
+ *
+ * `main.ts` runs each figure this way, in a fresh process, so that no figure inherits another's heap,
+ * JIT state or open sockets. `--quick` runs a small version of the figure, to try the code, not to
+ * report.
+ */
+import * as Fs from "node:fs"
+import * as Day from "./figures/day.js"
+import * as HotPath from "./figures/hotPath.js"
+import * as Memory from "./figures/memory.js"
+import * as Simulator from "./figures/simulator.js"
+import * as Stampede from "./figures/stampede.js"
+import * as Storm from "./figures/storm.js"
+
+const figures = {
+  "hot-path": (quick: boolean) =>
+    HotPath.run(quick ? { ...HotPath.defaults, rounds: 3, requests: 500, warmup: 500 } : HotPath.defaults),
+  stampede: (quick: boolean) =>
+    Stampede.run(quick ? { ...Stampede.defaults, callers: 1_000, trials: 1 } : Stampede.defaults),
+  storm: (quick: boolean) => Storm.run(quick ? { ...Storm.defaults, callers: 200, trials: 1 } : Storm.defaults),
+  day: (quick: boolean) => Day.run(quick ? { ...Day.defaults, intervalSeconds: 300 } : Day.defaults),
+  memory: (quick: boolean) =>
+    Memory.run(
+      quick ? { ...Memory.defaults, requests: 20_000, refreshes: 200, warmupRequests: 5_000 } : Memory.defaults
+    ),
+  simulator: (quick: boolean) => Simulator.run(quick ? { ...Simulator.defaults, runs: 1 } : Simulator.defaults)
+} as const
+
+export type Figure = keyof typeof figures
+
+const isFigure = (name: string | undefined): name is Figure => name !== undefined && name in figures
+
+const main = async () => {
+  const [name, output] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
+  const quick = process.argv.includes("--quick")
+  if (!isFigure(name) || output === undefined) {
+    throw new Error(`usage: run.ts ${Object.keys(figures).join("|")} OUTPUT.json [--quick]`)
+  }
+  const result = await figures[name](quick)
+  Fs.writeFileSync(output, JSON.stringify(result, null, 2))
+}
+
+// exit once written: a figure closes what it opened, but a lingering keep-alive socket must not hold
+// the process (and the whole run) open
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,82 @@
+/**
+ * The JUnit XML report: a `testsuite` per adapter, a `testcase` per case. A FAIL is a `failure`, an
+ * ERROR an `error`, an expected failure `skipped`; a WARN passes with the failed checks in
+ * `system-out` (CI tools have no warning state).
+ *
+ * @since 0.1.0
+ */
+import type * as Report from "./Report.js"
+
+const escape = (text: string): string =>
+  text
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+
+const seconds = (millis: number) => (millis / 1000).toFixed(3)
+
+const failedChecks = (result: Report.CaseResult) =>
+  result.checks.filter((c) => !c.passed).map((c) => `✗ ${c.name}: ${c.detail}`).join("\n")
+
+const body = (result: Report.CaseResult): string => {
+  const requirement = result.requirements.map((r) => `${r.source}: ${r.text}`).join("\n")
+  switch (result.status) {
+    case "fail":
+      return `      <failure type="FAIL" message="${escape(result.checks.find((c) => !c.passed)?.name ?? "failed")}">${
+        escape(`${failedChecks(result)}\n\n${requirement}`)
+      }</failure>\n`
+    case "error":
+      return `      <error type="ERROR" message="${escape((result.error ?? "error").split("\n")[0])}">${
+        escape(result.error ?? "")
+      }</error>\n`
+    case "xfail":
+      return `      <skipped message="${
+        escape(`expected failure (${result.verdict}): ${result.expectedReason ?? ""}`)
+      }"/>\n`
+    case "warn":
+      return `      <system-out>${escape(`WARN (a SHOULD of ${requirement})\n${failedChecks(result)}`)}</system-out>\n`
+    case "xpass":
+      return `      <system-out>${
+        escape(`passes, but is listed as expected to fail (${result.expectedReason ?? ""}): remove the entry`)
+      }</system-out>\n`
+    case "pass":
+      return ""
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category encoding
+ */
+export const render = (report: Report.RunReport): string => {
+  const all = report.runs.flatMap((r) => r.results)
+  const count = (f: (r: Report.CaseResult) => boolean) => all.filter(f).length
+  const suites = report.runs.map((run) => {
+    const c = (f: (r: Report.CaseResult) => boolean) => run.results.filter(f).length
+    const cases = run.results.map((result) => {
+      const inner = body(result)
+      const open = `    <testcase classname="criteo-conformance.${escape(result.group)}" name="${
+        escape(`${result.id}: ${result.title}`)
+      }" time="${seconds(result.durationMillis)}"`
+      return inner.length === 0 ? `${open}/>\n` : `${open}>\n${inner}    </testcase>\n`
+    }).join("")
+    return `  <testsuite name="${escape(run.label)}" tests="${run.results.length}" failures="${
+      c((r) => r.status === "fail")
+    }" errors="${c((r) => r.status === "error")}" skipped="${c((r) => r.status === "xfail")}" time="${
+      seconds(run.durationMillis)
+    }" timestamp="${escape(report.startedAt)}">\n    <properties>\n      <property name="command" value="${
+      escape(run.command)
+    }"/>\n      <property name="adapter" value="${escape(`${run.name ?? "?"} ${run.version ?? ""}`.trim())}"/>\n` +
+      `      <property name="expected" value="${
+        escape(run.expectedSource)
+      }"/>\n    </properties>\n${cases}  </testsuite>\n`
+  }).join("")
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="criteo-conformance" tests="${all.length}" failures="${
+    count((r) => r.status === "fail")
+  }" errors="${count((r) => r.status === "error")}" skipped="${count((r) => r.status === "xfail")}" time="${
+    seconds(report.durationMillis)
+  }">\n${suites}</testsuites>\n`
+}

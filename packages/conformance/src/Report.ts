@@ -1,0 +1,184 @@
+/**
+ * The results of a conformance run, as the JSON report writes them and the other reports (terminal
+ * scorecard, JUnit XML, HTML) read them. Nothing in a report is a secret: tokens appear as
+ * fingerprints (`tok_` + 8 hex digits), secrets as `<redacted>`.
+ *
+ * @since 0.1.0
+ */
+import type * as ConformanceCase from "./ConformanceCase.js"
+
+/**
+ * The status of a case once expected failures are taken into account: `xfail` is a listed case that
+ * failed (fine), `xpass` a listed case that passed (the entry is stale).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = "pass" | "fail" | "warn" | "error" | "xfail" | "xpass"
+
+/**
+ * A request of the simulator's journal, redacted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JournalEntry {
+  /** Milliseconds since the case started. */
+  readonly at: number
+  readonly endpoint: "token" | "api"
+  readonly method: string
+  /** Path and query, secrets redacted. */
+  readonly url: string
+  readonly host: string | undefined
+  /** The status answered, or `undefined` for a network fault. */
+  readonly status: number | undefined
+  /** The stub that answered (which behaviour of the simulator). */
+  readonly stub: string | undefined
+  /** A summary of the request: form fields and headers that matter, tokens as fingerprints. */
+  readonly details: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CaseResult {
+  readonly id: string
+  readonly title: string
+  readonly group: ConformanceCase.Group
+  readonly grade: ConformanceCase.Grade
+  readonly requirements: ReadonlyArray<ConformanceCase.Requirement>
+  readonly setup: string
+  readonly expectation: string
+  readonly verdict: ConformanceCase.Verdict
+  readonly status: Status
+  /** Why the case is in the expected-failures file, when it is. */
+  readonly expectedReason: string | undefined
+  /** Why the case could not be judged (`ERROR`). */
+  readonly error: string | undefined
+  readonly durationMillis: number
+  readonly checks: ReadonlyArray<ConformanceCase.Check>
+  readonly timeline: ReadonlyArray<ConformanceCase.Step>
+  readonly journal: ReadonlyArray<JournalEntry>
+  /** The client's output, secrets replaced by `<redacted: …>`; at most 200 lines. */
+  readonly output: ReadonlyArray<{ readonly stream: "stdout" | "stderr"; readonly text: string }>
+  readonly outputTruncated: boolean
+  /** The client id the case used. */
+  readonly clientId: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Summary {
+  readonly total: number
+  readonly pass: number
+  readonly fail: number
+  readonly warn: number
+  readonly error: number
+  readonly xfail: number
+  readonly xpass: number
+  /** FAIL-grade cases that passed (or failed as expected), out of all FAIL-grade cases. */
+  readonly mustPassed: number
+  readonly mustTotal: number
+  readonly shouldPassed: number
+  readonly shouldTotal: number
+}
+
+/**
+ * The run of the catalogue against one adapter.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdapterRun {
+  /** How the adapter was named on the command line (`criteo-auth`, `broken:never-caches`, a command). */
+  readonly label: string
+  readonly command: string
+  /** What the adapter announced in its `ready` line (the first case's). */
+  readonly name: string | undefined
+  readonly version: string | undefined
+  readonly expectedSource: string
+  /** Expected-failure patterns that match no case of the catalogue. */
+  readonly unknownExpectations: ReadonlyArray<string>
+  readonly results: ReadonlyArray<CaseResult>
+  readonly summary: Summary
+  readonly durationMillis: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunReport {
+  readonly tool: "criteo-conformance"
+  readonly version: string
+  readonly protocol: number
+  readonly startedAt: string
+  readonly durationMillis: number
+  readonly simulator: {
+    readonly runtime: string
+    readonly baseUrl: string
+    readonly startupMillis: number
+  }
+  readonly runs: ReadonlyArray<AdapterRun>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const statusOf = (verdict: ConformanceCase.Verdict, expected: boolean): Status =>
+  expected
+    ? verdict === "PASS" ? "xpass" : "xfail"
+    : verdict === "PASS"
+    ? "pass"
+    : verdict === "FAIL"
+    ? "fail"
+    : verdict === "WARN"
+    ? "warn"
+    : "error"
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const summarize = (results: ReadonlyArray<CaseResult>): Summary => {
+  const count = (status: Status) => results.filter((r) => r.status === status).length
+  const must = results.filter((r) => r.grade === "FAIL")
+  const should = results.filter((r) => r.grade === "WARN")
+  return {
+    total: results.length,
+    pass: count("pass"),
+    fail: count("fail"),
+    warn: count("warn"),
+    error: count("error"),
+    xfail: count("xfail"),
+    xpass: count("xpass"),
+    mustPassed: must.filter((r) => r.verdict === "PASS").length,
+    mustTotal: must.length,
+    shouldPassed: should.filter((r) => r.verdict === "PASS").length,
+    shouldTotal: should.length
+  }
+}
+
+/**
+ * Whether the run fails: a FAIL-grade case failed unexpectedly or a case could not be judged
+ * (`ERROR`, not expected); with `strict`, a stale expected failure (`XPASS`) too.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const failed = (report: RunReport, options: { readonly strict?: boolean } = {}): boolean =>
+  report.runs.some((run) =>
+    run.results.some((r) =>
+      r.status === "fail" || r.status === "error" || (options.strict === true && r.status === "xpass")
+    )
+  )
+
+/**
+ * @since 0.1.0
+ * @category encoding
+ */
+export const toJson = (report: RunReport): string => `${JSON.stringify(report, null, 2)}\n`

@@ -1,0 +1,254 @@
+/** The token request: method, encoding, where the credentials go. */
+import * as Effect from "effect/Effect"
+import * as ConformanceCase from "../../ConformanceCase.js"
+import type * as Journal from "../../Journal.js"
+import * as E from "../evidence.js"
+import * as Stubs from "../stubs.js"
+
+const group = "token request" as const
+
+const criteoAuth = {
+  source: "Criteo: Authentication",
+  text: "POST /oauth2/token with Content-Type: application/x-www-form-urlencoded (mandatory), client_id, " +
+    "client_secret and grant_type in the form body"
+}
+
+const eachTokenRequest = (
+  evidence: ConformanceCase.Evidence,
+  name: string,
+  problem: (request: Journal.TokenRequest) => string | undefined
+) => {
+  const problems = evidence.tokenRequests.flatMap((request, i) => {
+    const found = problem(request)
+    return found === undefined ? [] : [`request ${i + 1}: ${found}`]
+  })
+  return E.check(
+    name,
+    evidence.tokenRequests.length > 0 && problems.length === 0,
+    evidence.tokenRequests.length === 0
+      ? "no token request was made"
+      : problems.length === 0
+      ? `${E.plural(evidence.tokenRequests.length, "token request")}, all as required`
+      : problems.slice(0, 3).join("; ")
+  )
+}
+
+/** The names of credential parameters that must never be in a URL. */
+const credentialNames = new Set(["client_id", "client_secret", "code", "refresh_token", "access_token", "token"])
+
+export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
+  ConformanceCase.make({
+    id: "request.client-credentials",
+    title: "The token request is a form POST with the credentials in the body",
+    group,
+    grade: "FAIL",
+    requirements: [
+      { source: "RFC 6749 §4.4.2", text: "grant_type=client_credentials, form-encoded, POST to the token endpoint" },
+      { source: "RFC 6749 §2.3.1", text: "client_id and client_secret in the request body" },
+      criteoAuth
+    ],
+    setup: "The fixtures: a 900 s token for any demo-client-* id with the demo secret.",
+    expectation: "One POST to /oauth2/token, form-encoded, with grant_type=client_credentials, client_id and " +
+      "client_secret; then the API call with Authorization: Bearer and the token it got.",
+    run: (ctx) => Effect.asVoid(ctx.call("call")),
+    check: (evidence) => [
+      E.succeeded(evidence, "call"),
+      eachTokenRequest(evidence, "POST to /oauth2/token, form-encoded", (r) =>
+        r.method !== "POST"
+          ? `method ${r.method}`
+          : r.path !== "/oauth2/token"
+          ? `path ${r.path}`
+          : !/^application\/x-www-form-urlencoded\b/i.test(E.plain(r.headers["content-type"]) ?? "")
+          ? `Content-Type ${E.plain(r.headers["content-type"]) ?? "missing"}`
+          : undefined),
+      eachTokenRequest(
+        evidence,
+        "grant_type=client_credentials, client_id and client_secret in the body",
+        (r) =>
+          r.grantType !== "client_credentials"
+            ? `grant_type ${r.grantType ?? "missing"}`
+            : r.clientId !== evidence.clientId
+            ? `client_id ${r.clientId === undefined ? "missing" : "differs from CRITEO_CLIENT_ID"}`
+            : E.plain(r.form["client_secret"]) !== evidence.clientSecret
+            ? `client_secret ${r.form["client_secret"] === undefined ? "missing" : "differs from CRITEO_CLIENT_SECRET"}`
+            : undefined
+      ),
+      E.noBogusBearer(evidence),
+      E.check(
+        "the API request carries Authorization: Bearer <token>",
+        evidence.apiRequests.length > 0 &&
+          evidence.apiRequests.every((r) => /^Bearer [^ ]+$/.test(E.plain(r.headers["authorization"]) ?? "")),
+        evidence.apiRequests.length === 0
+          ? "no API request"
+          : `${E.plural(evidence.apiRequests.length, "API request")}, schemes: ${
+            Array.from(
+              new Set(evidence.apiRequests.map((r) => (E.plain(r.headers["authorization"]) ?? "none").split(" ")[0]))
+            ).join(", ")
+          }`
+      )
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "request.no-credentials-in-url",
+    title: "No credential or token is ever put in a URL",
+    group,
+    grade: "FAIL",
+    requirements: [
+      { source: "RFC 6749 §2.3.1", text: "client credentials MUST NOT be included in the request URI" },
+      { source: "RFC 6750 §2.3, §5.3", text: "bearer tokens are not passed in page URLs (logs, history, referers)" }
+    ],
+    setup: "The fixtures; every token is expired once (expireTokens) so that the client also refreshes.",
+    expectation: "No client_id, client_secret, code, refresh_token or access_token in any query string, and no " +
+      "secret anywhere in a URL, on the token endpoint or the API.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* ctx.call("first")
+        yield* ctx.simulate("expired", "expire every token issued so far", ctx.expireTokens)
+        yield* ctx.call("after refresh")
+      }),
+    check: (evidence) => {
+      const all: ReadonlyArray<Journal.TokenRequest | Journal.ApiRequest> = [
+        ...evidence.tokenRequests,
+        ...evidence.apiRequests
+      ]
+      const secrets = [evidence.clientSecret, ...E.issuedTokens(evidence)]
+      const inQuery = all.flatMap((r) => r.query.filter(([name]) => credentialNames.has(name)).map(([name]) => name))
+      const inUrl = all.filter((r) =>
+        secrets.some((s) =>
+          s.length > 0 && (r.path.includes(s) || r.query.some(([, v]) => (E.plain(v) ?? "").includes(s)))
+        )
+      )
+      return [
+        E.succeeded(evidence, "first"),
+        E.check(
+          "no credential parameter in a query string",
+          evidence.tokenRequests.length > 0 && inQuery.length === 0,
+          inQuery.length === 0
+            ? `${E.plural(all.length, "request")}, none with a credential in its query string`
+            : `query parameters: ${Array.from(new Set(inQuery)).join(", ")}`
+        ),
+        E.check(
+          "no secret or token anywhere in a URL",
+          inUrl.length === 0,
+          inUrl.length === 0 ? "none" : `${E.plural(inUrl.length, "request")} with a secret in the URL`
+        )
+      ]
+    }
+  }),
+
+  ConformanceCase.make({
+    id: "request.form-encoding",
+    title: "A secret with reserved and non-ASCII characters is form-encoded correctly",
+    group,
+    grade: "FAIL",
+    requirements: [
+      {
+        source: "RFC 6749 Appendix B",
+        text: "form values are UTF-8, percent-encoded as application/x-www-form-urlencoded"
+      },
+      { source: "RFC 6749 §2.3.1", text: "client_secret in the request body" }
+    ],
+    setup: "This client's secret is `s3cr+t/=&%é ~!:#`; the token endpoint grants a token only when the decoded " +
+      "form field equals it exactly.",
+    expectation: "The secret arrives intact: +, /, =, &, %, é, space and the rest encoded, not mangled.",
+    env: () => ({ CRITEO_CLIENT_SECRET: specialSecret }),
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, { secret: specialSecret })
+        yield* ctx.call("call")
+      }),
+    check: (evidence) => {
+      const received = evidence.tokenRequests.map((r) => E.plain(r.form["client_secret"]))
+      const wrong = received.filter((s) => s !== specialSecret)
+      return [
+        E.check(
+          "the token endpoint received the secret exactly",
+          received.length > 0 && wrong.length === 0,
+          received.length === 0
+            ? "no token request"
+            : wrong.length === 0
+            ? `${E.plural(received.length, "token request")}, each with the exact secret`
+            : `${E.plural(wrong.length, "token request")} with a different secret (${
+              wrong.map((s) => (s === undefined ? "missing or not form-encoded" : `${s.length} characters`)).join(", ")
+            }; ${specialSecret.length} expected)`
+        ),
+        E.succeeded(evidence, "call")
+      ]
+    }
+  }),
+
+  ConformanceCase.make({
+    id: "request.one-auth-method",
+    title: "One client authentication method per request",
+    group,
+    grade: "FAIL",
+    requirements: [
+      { source: "RFC 6749 §2.3", text: "the client MUST NOT use more than one authentication method in each request" },
+      criteoAuth
+    ],
+    setup: "The fixtures (credentials in the body; HTTP Basic is not documented by Criteo).",
+    expectation: "Credentials in the form body only: no Authorization header on the token request as well.",
+    run: (ctx) => Effect.asVoid(ctx.call("call")),
+    check: (evidence) => [
+      eachTokenRequest(
+        evidence,
+        "never an Authorization header together with client_secret in the body",
+        (r) =>
+          r.headers["authorization"] !== undefined && r.form["client_secret"] !== undefined
+            ? `Authorization (${
+              (E.plain(r.headers["authorization"]) ?? "").split(" ")[0]
+            }) and client_secret in the body`
+            : undefined
+      ),
+      E.succeeded(evidence, "call")
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "request.clean-parameters",
+    title: "No repeated or empty form parameter",
+    group,
+    grade: "WARN",
+    requirements: [
+      {
+        source: "RFC 6749 §3.2",
+        text: "parameters MUST NOT be included more than once; parameters without a value are treated as omitted"
+      }
+    ],
+    setup: "The fixtures.",
+    expectation: "Each form parameter once, each with a value.",
+    run: (ctx) => Effect.asVoid(ctx.call("call")),
+    check: (evidence) => [
+      eachTokenRequest(evidence, "no form parameter is repeated", (r) => {
+        const names = r.formEntries.map(([name]) => name)
+        const repeated = names.filter((name, i) => names.indexOf(name) !== i)
+        return repeated.length === 0 ? undefined : `repeated: ${Array.from(new Set(repeated)).join(", ")}`
+      }),
+      eachTokenRequest(evidence, "no form parameter is empty", (r) => {
+        const empty = r.formEntries.filter(([, value]) => (E.plain(value) ?? "").length === 0).map(([name]) => name)
+        return empty.length === 0 ? undefined : `empty: ${empty.join(", ")}`
+      })
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "request.accept-json",
+    title: "The token request asks for JSON",
+    group,
+    grade: "WARN",
+    requirements: [{ source: "Criteo: Authentication", text: "the token request sends Accept: application/json" }],
+    setup: "The fixtures.",
+    expectation: "Accept: application/json on every token request.",
+    run: (ctx) => Effect.asVoid(ctx.call("call")),
+    check: (evidence) => [
+      eachTokenRequest(evidence, "Accept: application/json", (r) => {
+        const accept = E.plain(r.headers["accept"])
+        return accept !== undefined && /application\/json/i.test(accept) ? undefined : `Accept ${accept ?? "missing"}`
+      })
+    ]
+  })
+]
+
+/** Reserved characters of forms and URLs, a non-ASCII letter, a space, and Basic's separator. */
+export const specialSecret = "s3cr+t/=&%é ~!:#"

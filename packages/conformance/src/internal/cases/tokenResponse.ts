@@ -1,0 +1,388 @@
+/** Unusual and malformed token responses, and the OAuth errors of the token endpoint. */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ConformanceCase from "../../ConformanceCase.js"
+import * as E from "../evidence.js"
+import * as Stubs from "../stubs.js"
+
+const group = "token responses" as const
+
+const rfc6749Response = (text: string) => ({ source: "RFC 6749 §5.1", text })
+
+const calls = (ctx: ConformanceCase.Context, label: string, n: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* ctx.call(label)
+  })
+
+/** A JWT-shaped token of about 8 KB, the same on every run (the API is told to accept exactly it). */
+export const largeToken: string = (() => {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+  let seed = 42
+  const chunk = (n: number) => {
+    let text = ""
+    for (let i = 0; i < n; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      text += alphabet[seed % 64]
+    }
+    return text
+  }
+  return `eyJhbGciOiJSUzI1NiIsImtpZCI6ImNvbmZvcm1hbmNlIiwidHlwIjoiSldUIn0.${chunk(7600)}.${chunk(342)}`
+})()
+
+const incomplete = (options: {
+  readonly id: string
+  readonly title: string
+  readonly body: string
+  readonly contentType?: string
+  readonly setup: string
+  readonly requirement: ConformanceCase.Requirement
+}) =>
+  ConformanceCase.make({
+    id: options.id,
+    title: options.title,
+    group,
+    grade: "FAIL",
+    requirements: [options.requirement],
+    setup: options.setup,
+    expectation: "The call ends in an error; the client never calls the API with a made-up token (`Bearer " +
+      "undefined`, an empty one, HTML), and does not hammer the token endpoint.",
+    hangIsFailure: true,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          body: options.body,
+          ...(options.contentType === undefined ? {} : { headers: { "Content-Type": options.contentType } })
+        })
+        yield* ctx.call("call")
+      }),
+    check: (evidence) => [
+      E.failedCleanly(evidence, "call"),
+      E.noApiRequest(evidence, "the API is not called with an unusable token"),
+      E.tokenRequestCount(evidence, { max: 5 }, "at most 5 token requests")
+    ]
+  })
+
+const tokenResponseCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
+  ConformanceCase.make({
+    id: "response.token-type-case",
+    title: "token_type \"bearer\" (lower case) is accepted and sent as Bearer",
+    group,
+    grade: "FAIL",
+    requirements: [
+      rfc6749Response("token_type is case insensitive"),
+      { source: "RFC 6750 §2.1", text: "Authorization: Bearer <token>" }
+    ],
+    setup: "This client's tokens come with \"token_type\": \"bearer\". The API accepts \"Authorization: Bearer …\".",
+    expectation: "The client accepts the token and sends `Authorization: Bearer <token>`.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "bearer", expires_in: 900 })
+        })
+        yield* ctx.call("call")
+      }),
+    check: (evidence) => [
+      E.succeeded(evidence, "call"),
+      E.check(
+        "the API request says Bearer",
+        evidence.apiRequests.length > 0 &&
+          evidence.apiRequests.every((r) => (E.plain(r.headers["authorization"]) ?? "").startsWith("Bearer ")),
+        `schemes: ${
+          Array.from(
+            new Set(evidence.apiRequests.map((r) => (E.plain(r.headers["authorization"]) ?? "none").split(" ")[0]))
+          ).join(", ") || "no API request"
+        }`
+      )
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "response.unknown-members",
+    title: "Unknown members of the token response are ignored",
+    group,
+    grade: "FAIL",
+    requirements: [rfc6749Response("the client MUST ignore unrecognized value names in the response")],
+    setup: "This client's token responses add \"scope\", \"refresh_token\": null, \"ext_expires_in\" and a nested " +
+      "object.",
+    expectation: "The token is used as usual: the calls succeed.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          body: Stubs.tokenBody({
+            access_token: Stubs.token,
+            token_type: "Bearer",
+            expires_in: 900,
+            scope: "gateway",
+            refresh_token: null,
+            ext_expires_in: 900,
+            "x-criteo": { region: "eu", features: ["a", "b"], nested: { deep: true } }
+          })
+        })
+        yield* calls(ctx, "call", 3)
+      }),
+    check: (evidence) => [E.succeeded(evidence, "call", "the calls succeed"), E.noBogusBearer(evidence)]
+  }),
+
+  ConformanceCase.make({
+    id: "response.text-plain",
+    title: "A token response labelled text/plain is decoded",
+    group,
+    grade: "FAIL",
+    requirements: [{
+      source: "Criteo: OpenAPI of /oauth2/token",
+      text: "the token response may come as application/json, text/json or text/plain: decode it whatever the type"
+    }],
+    setup: "This client's token responses are the usual JSON with Content-Type: text/plain; charset=utf-8.",
+    expectation: "The client decodes the JSON and the call succeeds.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, { headers: { "Content-Type": "text/plain; charset=utf-8" } })
+        yield* ctx.call("call")
+      }),
+    check: (evidence) => [E.succeeded(evidence, "call"), E.noBogusBearer(evidence)]
+  }),
+
+  ConformanceCase.make({
+    id: "response.expires-in-absent",
+    title: "A token response without expires_in neither crashes the client nor starts a request storm",
+    group,
+    grade: "FAIL",
+    requirements: [rfc6749Response("expires_in is RECOMMENDED, not required: it may be absent")],
+    setup: "This client's token responses have no expires_in.",
+    expectation: "5 calls, then 1 s of idleness: every call is answered (success or a clean error), at most one " +
+      "token request per call, none while idle (no timer firing at NaN), no made-up token sent.",
+    hangIsFailure: true,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, { body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer" }) })
+        for (let i = 0; i < 5; i++) {
+          const answer = yield* ctx.call("call")
+          if (!E.isAnswered(answer)) return
+        }
+        yield* ctx.simulate("idle", "the client is left idle for 1 s", Effect.void)
+        yield* ctx.wait(Duration.seconds(1), "idle")
+      }),
+    check: (evidence) => [
+      E.answeredAll(evidence, "call", "every call is answered"),
+      E.tokenRequestCount(evidence, { max: 6 }, "at most one token request per call"),
+      E.tokenRequestCount(
+        evidence,
+        { max: 0 },
+        "no token request while the client is idle",
+        E.since(evidence.tokenRequests, E.mark(evidence, "idle"))
+      ),
+      E.noBogusBearer(evidence)
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "response.expires-in-absent-default",
+    title: "A token without expires_in is used (with a default lifetime, or until a 401)",
+    group,
+    grade: "WARN",
+    requirements: [
+      rfc6749Response("expires_in is RECOMMENDED; when omitted the lifetime is documented or found otherwise"),
+      {
+        source: "RFC 6750 §3.1",
+        text: "an expired token is answered 401 invalid_token: the client then gets a new one"
+      }
+    ],
+    setup: "This client's token responses have no expires_in (the tokens live 900 s).",
+    expectation: "The 5 calls succeed on one token.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, { body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer" }) })
+        yield* calls(ctx, "call", 5)
+      }),
+    check: (evidence) => [
+      E.succeeded(evidence, "call", "the calls succeed"),
+      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "one token request")
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "response.expires-in-string",
+    title: "expires_in as a numeric string is read as seconds, or refused clearly",
+    group,
+    grade: "WARN",
+    requirements: [
+      rfc6749Response("expires_in is a number of seconds"),
+      { source: "Robustness", text: "parse leniently or reject clearly; never treat it as 0 or as forever" }
+    ],
+    setup: "This client's token responses say \"expires_in\": \"2\" (a string); the tokens live 2 s.",
+    expectation: "Either the calls succeed, one token request for the first three and a new token after expiry " +
+      "without sending the expired one, or every call fails cleanly without any API request.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer", expires_in: "2" }, 2)
+        })
+        yield* calls(ctx, "early", 3)
+        yield* ctx.simulate("waited", "the token expires", Effect.void)
+        yield* ctx.wait(Duration.millis(2500), "the token expires")
+        yield* ctx.call("late")
+      }),
+    check: (evidence) => {
+      const all = [...E.answers(evidence, "early"), ...E.answers(evidence, "late")]
+      const lenient = all.length > 0 && all.every(E.isSuccess)
+      const refused = all.length > 0 && all.every((a) => E.isAnswered(a) && !E.isSuccess(a))
+      const early = evidence.tokenRequests.filter((r) => r.loggedAt.epochMillis < (E.mark(evidence, "waited") ?? 0))
+      return [
+        E.check(
+          "the calls all succeed, or all fail cleanly",
+          lenient || refused,
+          `answered ${E.describeAll(all)}`
+        ),
+        E.check(
+          "not read as 0: one token request for the first three calls",
+          !lenient || early.length === 1,
+          E.plural(early.length, "token request")
+        ),
+        E.check(
+          "not read as forever: no expired token sent",
+          E.expiredSends(evidence).length === 0,
+          `${E.plural(E.expiredSends(evidence).length, "API request")} with an expired token`
+        ),
+        E.noBogusBearer(evidence)
+      ]
+    }
+  }),
+
+  ConformanceCase.make({
+    id: "response.large-token",
+    title: "An 8 KB token is sent intact",
+    group,
+    grade: "FAIL",
+    requirements: [
+      rfc6749Response("the access token string size is left undefined: no assumption about its size"),
+      { source: "Criteo: Authentication", text: "the token is an RS256 JWT: treat it as opaque" }
+    ],
+    setup: `This client's token is a JWT-shaped string of ${largeToken.length} characters; the API accepts it only ` +
+      "if it arrives whole.",
+    expectation: "The calls succeed with the whole token in Authorization: Bearer.",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          body: JSON.stringify({ access_token: largeToken, token_type: "Bearer", expires_in: 900 })
+        })
+        yield* ctx.addStub({
+          name: "api: the large token of response.large-token",
+          priority: 1,
+          request: {
+            method: "GET",
+            urlPathPattern: "/[0-9]{4}-[0-9]{2}/advertisers/me",
+            headers: { Authorization: { equalTo: `Bearer ${largeToken}` } }
+          },
+          response: {
+            status: 200,
+            headers: { "Content-Type": "application/json; charset=utf-8" },
+            jsonBody: { data: [{ id: "12345", type: "Advertiser", attributes: { advertiserName: "Large token" } }] }
+          }
+        })
+        yield* calls(ctx, "call", 2)
+      }),
+    check: (evidence) => [
+      E.succeeded(evidence, "call", "the calls succeed"),
+      E.check(
+        "the API received the whole token",
+        evidence.apiRequests.length > 0 && evidence.apiRequests.every((r) => E.bearerOf(r) === largeToken),
+        evidence.apiRequests.map((r) => `${(E.bearerOf(r) ?? "").length} chars`).join(", ") || "no API request"
+      )
+    ]
+  }),
+
+  incomplete({
+    id: "response.missing-access-token",
+    title: "A token response without access_token is an error",
+    body: JSON.stringify({ token_type: "Bearer", expires_in: 900 }),
+    setup: "This client's token responses are 200 {\"token_type\": \"Bearer\", \"expires_in\": 900}.",
+    requirement: rfc6749Response("access_token is REQUIRED")
+  }),
+
+  incomplete({
+    id: "response.missing-token-type",
+    title: "A token response without token_type is not used",
+    body: Stubs.tokenBody({ access_token: Stubs.token, expires_in: 900 }),
+    setup: "This client's token responses are 200 with an access_token and expires_in, but no token_type.",
+    requirement: {
+      source: "RFC 6749 §5.1, §7.1",
+      text: "token_type is REQUIRED; the client MUST NOT use a token whose type it does not understand"
+    }
+  }),
+
+  incomplete({
+    id: "response.not-json",
+    title: "An HTML page with status 200 is not a token",
+    body: "<html><head><title>Gateway</title></head><body><h1>Please wait…</h1><p>access_token</p></body></html>",
+    contentType: "text/html; charset=utf-8",
+    setup: "This client's token endpoint answers 200 with an HTML page (as a captive proxy would).",
+    requirement: { source: "Robustness", text: "a body that is not a token response is a typed error, not a token" }
+  })
+]
+
+const oauthErrorCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
+  ConformanceCase.make({
+    id: "oauth-error.invalid-client",
+    title: "invalid_client is reported, not retried",
+    group: "OAuth errors",
+    grade: "FAIL",
+    requirements: [
+      { source: "RFC 6749 §5.2", text: "invalid_client (401): client authentication failed" },
+      {
+        source: "Criteo: Authentication",
+        text: "401 invalid_client: client_id doesn't exist or the client_secret is invalid"
+      }
+    ],
+    setup: "The adapter is given a wrong client secret: the token endpoint answers 401 invalid_client.",
+    expectation: "Two calls end in an error, with at most one token request each (a wrong secret does not get " +
+      "better by asking again), and no API request.",
+    env: () => ({ CRITEO_CLIENT_SECRET: "not-the-secret" }),
+    hangIsFailure: true,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* ctx.call("first", { timeout: "20 seconds" })
+        yield* ctx.call("second", { timeout: "20 seconds" })
+      }),
+    check: (evidence) => [
+      E.failedCleanly(evidence, "first"),
+      E.failedCleanly(evidence, "second"),
+      E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)"),
+      E.noApiRequest(evidence)
+    ]
+  }),
+
+  ConformanceCase.make({
+    id: "oauth-error.unauthorized-client",
+    title: "Other OAuth errors (unauthorized_client) are reported, not retried",
+    group: "OAuth errors",
+    grade: "FAIL",
+    requirements: [{
+      source: "RFC 6749 §5.2",
+      text: "invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope (400) are final"
+    }],
+    setup:
+      "This client's token requests are answered 400 {\"error\": \"unauthorized_client\", \"error_description\": …}.",
+    expectation: "Two calls end in an error, with at most one token request each, and no API request.",
+    hangIsFailure: true,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, {
+          status: 400,
+          body: JSON.stringify({
+            error: "unauthorized_client",
+            error_description: "This client is not allowed to use the client_credentials grant"
+          })
+        })
+        yield* ctx.call("first", { timeout: "20 seconds" })
+        yield* ctx.call("second", { timeout: "20 seconds" })
+      }),
+    check: (evidence) => [
+      E.failedCleanly(evidence, "first"),
+      E.failedCleanly(evidence, "second"),
+      E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)"),
+      E.noApiRequest(evidence)
+    ]
+  })
+]
+
+export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [...tokenResponseCases, ...oauthErrorCases]

@@ -1,0 +1,152 @@
+/**
+ * The runner against adapters that do not do their part: never ready, crashing, silent, malformed,
+ * sending requests before their first command. Each is reported (an ERROR, or the case's failure when
+ * hanging is what it checks), quickly, and the adapter's processes are gone afterwards.
+ */
+import { ConformanceCase, CriteoSimulator, Runner } from "@criteo-auth/conformance"
+import { assert, layer } from "@effect/vitest"
+import { Clock, Duration, Effect } from "effect"
+import * as Fs from "node:fs"
+import { conformanceLayer } from "./utils.js"
+
+const probe = (options: { readonly hangIsFailure?: boolean } = {}) =>
+  ConformanceCase.make({
+    id: "probe.one-call",
+    title: "one call",
+    group: "token request",
+    grade: "FAIL",
+    requirements: [{ source: "test", text: "one call succeeds" }],
+    setup: "the fixtures",
+    expectation: "the call succeeds",
+    hangIsFailure: options.hangIsFailure,
+    run: (ctx) => Effect.asVoid(ctx.call("call", { timeout: "1 second" })),
+    check: (evidence) => {
+      const answer = evidence.answers.get("call")?.[0]
+      return [
+        ConformanceCase.check(
+          "the call succeeds",
+          answer?.status === 200,
+          answer === undefined
+            ? "no answer"
+            : answer.hung
+            ? "hung"
+            : answer.crashed
+            ? "crashed"
+            : `${answer.status ?? answer.error}`
+        )
+      ]
+    }
+  })
+
+/** A shell adapter: `ready`, then `answer` for each command. */
+const shell = (script: string) => `bash -c ${JSON.stringify(script)}`
+const ready = `echo '{"type":"ready","name":"test"}'`
+
+const runOne = (command: string, options: { readonly hangIsFailure?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const sim = yield* CriteoSimulator.CriteoSimulator
+    const start = yield* Clock.currentTimeMillis
+    const run = yield* Runner.run(sim, {
+      adapter: { label: "test", command },
+      cases: [probe(options)],
+      readyTimeout: "1 second"
+    })
+    const elapsed = (yield* Clock.currentTimeMillis) - start
+    return { result: run.results[0], elapsed }
+  })
+
+const processesMatching = (marker: string) =>
+  Fs.readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false
+    try {
+      return Fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker)
+    } catch {
+      return false
+    }
+  })
+
+layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2) })(
+  "adapters that misbehave",
+  (it) => {
+    it.scoped("a well-behaved shell adapter passes, and its output is kept with the secret redacted", () =>
+      Effect.gen(function*() {
+        const { result } = yield* runOne(shell(
+          `echo "starting with $CRITEO_CLIENT_SECRET" >&2; ${ready}; echo 'plain output'; ` +
+            `while read line; do curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials ` +
+            `--data-urlencode "client_id=$CRITEO_CLIENT_ID" --data-urlencode "client_secret=$CRITEO_CLIENT_SECRET"; ` +
+            `echo '{"id":"1","type":"result","status":200}'; done`
+        ))
+        assert.strictEqual(result.verdict, "PASS")
+        // stdout and stderr are two pipes: their lines interleave in any order
+        assert.deepStrictEqual(result.output.map((l) => `${l.stream}: ${l.text}`).sort(), [
+          "stderr: starting with <redacted: client_secret>",
+          "stdout: plain output"
+        ])
+        assert.strictEqual(result.journal.filter((j) => j.endpoint === "token").length, 1)
+        assert.isTrue(result.journal[0].details.some((d) => d.includes("client_secret=<redacted>")))
+      }))
+
+    it.scoped("never ready: an ERROR after the ready timeout", () =>
+      Effect.gen(function*() {
+        const { elapsed, result } = yield* runOne("sleep 17.3")
+        assert.strictEqual(result.verdict, "ERROR")
+        assert.match(result.error!, /NotReady: no \{"type":"ready"\} line within 1s/)
+        assert.isBelow(elapsed, 6000)
+        assert.deepStrictEqual(processesMatching("17.3"), [])
+      }))
+
+    it.scoped("a command that does not exist: an ERROR with its stderr", () =>
+      Effect.gen(function*() {
+        const { result } = yield* runOne("/nonexistent/adapter --flag")
+        assert.strictEqual(result.verdict, "ERROR")
+        assert.match(result.error!, /Exited|NotReady/)
+      }))
+
+    it.scoped("exits after ready: an ERROR, or the case's failure where a crash is what it looks for", () =>
+      Effect.gen(function*() {
+        const plain = yield* runOne(shell(`${ready}; exit 3`))
+        assert.strictEqual(plain.result.verdict, "ERROR")
+        assert.match(plain.result.error!, /Exited: the adapter exited \(code 3\)/)
+        const crash = yield* runOne(shell(`${ready}; read line; exit 3`), { hangIsFailure: true })
+        assert.strictEqual(crash.result.verdict, "FAIL")
+        assert.strictEqual(crash.result.checks[0].detail, "crashed")
+      }))
+
+    it.scoped("silent: the command times out, the adapter is killed at once", () =>
+      Effect.gen(function*() {
+        const plain = yield* runOne(shell(`${ready}; exec sleep 19.7`))
+        assert.strictEqual(plain.result.verdict, "ERROR")
+        assert.match(plain.result.error!, /Timeout: no answer to command 1 within 1s/)
+        assert.isBelow(plain.elapsed, 5000)
+        const hung = yield* runOne(shell(`${ready}; exec sleep 19.7`), { hangIsFailure: true })
+        assert.strictEqual(hung.result.verdict, "FAIL")
+        assert.strictEqual(hung.result.checks[0].detail, "hung")
+        assert.deepStrictEqual(processesMatching("19.7"), [])
+      }))
+
+    it.scoped("a malformed answer is a protocol ERROR", () =>
+      Effect.gen(function*() {
+        const { result } = yield* runOne(
+          shell(`${ready}; read line; echo '{"type":"result","id":"1","status":"ok"}'; exec sleep 18.1`)
+        )
+        assert.strictEqual(result.verdict, "ERROR")
+        assert.match(result.error!, /Protocol: malformed protocol message/)
+        const unknown = yield* runOne(
+          shell(`${ready}; read line; echo '{"type":"result","id":"42","status":200}'; exec sleep 18.1`)
+        )
+        assert.strictEqual(unknown.result.verdict, "ERROR")
+        assert.match(unknown.result.error!, /unknown or already answered command "42"/)
+        assert.deepStrictEqual(processesMatching("18.1"), [])
+      }))
+
+    it.scoped("a request before the first command is an ERROR (adapters are started ahead of their case)", () =>
+      Effect.gen(function*() {
+        const { result } = yield* runOne(shell(
+          `curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials; ${ready}; ` +
+            `while read line; do echo '{"id":"1","type":"result","status":200}'; done`
+        ))
+        assert.strictEqual(result.verdict, "ERROR")
+        assert.match(result.error!, /before its first command/)
+      }))
+  }
+)

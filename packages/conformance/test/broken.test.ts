@@ -1,0 +1,56 @@
+/**
+ * The deliberately broken clients: the baseline (`broken:none`) passes the whole catalogue, and every
+ * other mode is caught — FAIL or WARN, by the case's grade — by each case meant for it. Every case of the
+ * catalogue is meant for at least one mode, so a case that cannot fail is caught here.
+ */
+import { BuiltinAdapters, Catalogue, CriteoSimulator, Runner } from "@criteo-auth/conformance"
+import { assert, layer } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { conformanceLayer, explain } from "./utils.js"
+
+const modes = BuiltinAdapters.brokenModes.filter((m) => m.mode !== "none")
+
+const runMode = (sim: CriteoSimulator.Service, mode: string, cases: ReadonlyArray<string>) =>
+  Effect.flatMap(BuiltinAdapters.command(`broken:${mode}`), (command) =>
+    Runner.run(sim, {
+      adapter: { label: `broken:${mode}`, command: command! },
+      cases: Catalogue.cases.filter((c) => cases.includes(c.id))
+    }))
+
+layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2) })("broken clients", (it) => {
+  it.effect("every case of the catalogue is meant to catch at least one broken mode", () =>
+    Effect.sync(() => {
+      const meant = new Set(modes.flatMap((m) => m.catches))
+      assert.deepStrictEqual(Catalogue.cases.map((c) => c.id).filter((id) => !meant.has(id)), [])
+      for (const id of meant) assert.isDefined(Catalogue.get(id), `broken-modes.json names an unknown case ${id}`)
+    }))
+
+  it.scoped("the baseline passes every case: each mode fails for its own defect", () =>
+    Effect.gen(function*() {
+      const sim = yield* CriteoSimulator.CriteoSimulator
+      const run = yield* runMode(sim, "none", Catalogue.cases.map((c) => c.id))
+      assert.strictEqual(run.results.length, Catalogue.cases.length)
+      assert.deepStrictEqual(run.results.filter((r) => r.verdict !== "PASS").map((r) => r.id), [], explain(run))
+    }), { timeout: 120_000 })
+
+  it.scoped("each broken mode is caught by every case meant for it", () =>
+    Effect.gen(function*() {
+      const sim = yield* CriteoSimulator.CriteoSimulator
+      // Several runs share the simulator at once: each case has its own port (the authorization_code
+      // cases, which share the consent chain, take turns).
+      const runs = yield* Effect.forEach(modes, (m) => runMode(sim, m.mode, m.catches), { concurrency: 3 })
+      const seen = Object.fromEntries(
+        runs.map((run) => [run.label, Object.fromEntries(run.results.map((r) => [r.id, r.verdict]))])
+      )
+      const wanted = Object.fromEntries(
+        modes.map((m) => [
+          `broken:${m.mode}`,
+          Object.fromEntries(m.catches.map((id) => [id, Catalogue.get(id)!.grade]))
+        ])
+      )
+      assert.deepStrictEqual(seen, wanted)
+      const detection = BuiltinAdapters.detection(runs)!
+      assert.strictEqual(detection.caughtModes, modes.length)
+      assert.strictEqual(detection.caughtPairs, detection.pairs)
+    }), { timeout: 180_000 })
+})

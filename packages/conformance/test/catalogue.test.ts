@@ -1,0 +1,236 @@
+/**
+ * The catalogue's shape, the protocol's line parsing, expected-failures files and the reports, without
+ * a simulator.
+ */
+import {
+  BuiltinAdapters,
+  Catalogue,
+  ConformanceCase,
+  ExpectedFailures,
+  JUnitReport,
+  Protocol,
+  Report,
+  Scorecard
+} from "@criteo-auth/conformance"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+describe("the catalogue", () => {
+  it("has unique ids of the form group.name, each with a requirement, grouped in order", () => {
+    const ids = Catalogue.cases.map((c) => c.id)
+    assert.strictEqual(new Set(ids).size, ids.length)
+    for (const c of Catalogue.cases) {
+      assert.match(c.id, /^[a-z-]+\.[a-z0-9-]+$/)
+      assert.isAbove(c.requirements.length, 0, c.id)
+      assert.isAbove(c.title.length, 10, c.id)
+      assert.include(["FAIL", "WARN"], c.grade)
+    }
+    const order = Catalogue.cases.map((c) => ConformanceCase.groups.indexOf(c.group))
+    assert.deepStrictEqual(order, [...order].sort((a, b) => a - b))
+    assert.isAtLeast(Catalogue.cases.length, 50)
+  })
+
+  it("covers what issue 5 lists", () => {
+    for (
+      const id of [
+        "request.client-credentials",
+        "request.no-credentials-in-url",
+        "request.form-encoding",
+        "reuse.cached-token",
+        "expiry.refresh-ahead",
+        "expiry.reactive-401",
+        "expiry.no-refresh-loop",
+        "reuse.single-flight",
+        "expiry.single-flight-401",
+        "expiry.no-refresh-on-403",
+        "rate-limit.api-backoff",
+        "server-error.token-503",
+        "server-error.api-503",
+        "transport.token-connection-reset",
+        "transport.api-random-data",
+        "timeout.token-endpoint",
+        "timeout.api",
+        "response.missing-access-token",
+        "response.not-json",
+        "authorization-code.exchange",
+        "authorization-code.refresh-rotation",
+        "leak.client-credentials"
+      ]
+    ) assert.isDefined(Catalogue.get(id), id)
+    // each network fault on both endpoints
+    for (const target of ["token", "api"]) {
+      for (const fault of ["connection-reset", "empty-response", "malformed-chunk", "random-data"]) {
+        assert.isDefined(Catalogue.get(`transport.${target}-${fault}`))
+      }
+    }
+  })
+
+  it("selects by id and glob, in catalogue order, and names what matches nothing", () => {
+    const { cases, unmatched } = Catalogue.select(["expiry.*,request.form-encoding", "nothing.here"])
+    assert.deepStrictEqual(cases.map((c) => c.id), [
+      "request.form-encoding",
+      ...Catalogue.cases.filter((c) => c.id.startsWith("expiry.")).map((c) => c.id)
+    ])
+    assert.deepStrictEqual(unmatched, ["nothing.here"])
+    assert.strictEqual(Catalogue.select([]).cases.length, Catalogue.cases.length)
+    assert.isTrue(Catalogue.matches("*-503", "server-error.api-503"))
+    assert.isFalse(Catalogue.matches("expiry.new", "expiry.new-token"))
+  })
+})
+
+describe("the adapter protocol", () => {
+  const pending = new Set(["7"])
+  it("reads messages, and keeps anything else as the client's output", () => {
+    assert.deepStrictEqual(Protocol.parseLine(`{"type":"ready","name":"x"}`, pending), {
+      _tag: "Message",
+      message: { type: "ready", name: "x" }
+    })
+    assert.deepStrictEqual(Protocol.parseLine(`{"id":"7","type":"result","status":200}`, pending), {
+      _tag: "Message",
+      message: { id: "7", type: "result", status: 200 }
+    })
+    assert.strictEqual(Protocol.parseLine("INFO got a token", pending)._tag, "Output")
+    assert.strictEqual(Protocol.parseLine(`{"level":30,"msg":"pino log line"}`, pending)._tag, "Output")
+    assert.strictEqual(Protocol.parseLine(`[1, 2]`, pending)._tag, "Output")
+  })
+
+  it("refuses a line that claims to be a message and is not one", () => {
+    assert.strictEqual(Protocol.parseLine(`{"id":"7","type":"result","status":"ok"}`, pending)._tag, "Invalid")
+    assert.strictEqual(
+      Protocol.parseLine(`{"id":"7","type":"result","status":200,"error":"X"}`, pending)._tag,
+      "Invalid"
+    )
+    assert.strictEqual(Protocol.parseLine(`{"id":"7","oops":true}`, pending)._tag, "Invalid")
+    assert.strictEqual(Protocol.parseLine(`{"type":"results","id":"7","results":[{}]}`, pending)._tag, "Invalid")
+  })
+})
+
+describe("expected failures", () => {
+  const write = (content: unknown) => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "expected-"))
+    const path = Path.join(dir, "expected.json")
+    Fs.writeFileSync(path, JSON.stringify(content))
+    return path
+  }
+
+  it.effect("reads single and multi-adapter files; globs match; unknown patterns are named", () =>
+    Effect.gen(function*() {
+      const single = yield* ExpectedFailures.load(
+        write({ expected: { "expiry.*": "no expiry handling", "nope.case": "typo" } }),
+        undefined
+      )
+      assert.strictEqual(ExpectedFailures.reasonFor(single, "expiry.refresh-ahead"), "no expiry handling")
+      assert.isUndefined(ExpectedFailures.reasonFor(single, "reuse.cached-token"))
+      assert.deepStrictEqual(ExpectedFailures.unknownPatterns(single), ["nope.case"])
+      const multi = yield* ExpectedFailures.load(write({ adapters: { a: { "reuse.*": "r" }, b: {} } }), "a")
+      assert.strictEqual(ExpectedFailures.reasonFor(multi, "reuse.single-flight"), "r")
+      const missing = yield* Effect.flip(ExpectedFailures.load(write({ adapters: { a: {} } }), "c"))
+      assert.match(missing.message, /no section for adapter "c"/)
+      const bad = yield* Effect.flip(ExpectedFailures.load(write({ expected: ["x"] }), undefined))
+      assert.strictEqual(bad._tag, "ExpectedFailuresError")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.effect("the shipped files name real cases, and every shipped adapter has one", () =>
+    Effect.gen(function*() {
+      for (const builtin of BuiltinAdapters.builtins) {
+        const expectations = yield* ExpectedFailures.load(builtin.expected.path, builtin.expected.section)
+        assert.deepStrictEqual(ExpectedFailures.unknownPatterns(expectations), [], builtin.name)
+      }
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+})
+
+const result = (id: string, status: Report.Status, grade: ConformanceCase.Grade = "FAIL"): Report.CaseResult => ({
+  id,
+  title: `the case <${id}> & more`,
+  group: "token request",
+  grade,
+  requirements: [{ source: "RFC 6749 §5.1", text: "a \"quoted\" requirement" }],
+  setup: "setup",
+  expectation: "expectation",
+  verdict: status === "pass" || status === "xpass" ? "PASS" : status === "error" ? "ERROR" : grade,
+  status,
+  expectedReason: status === "xfail" || status === "xpass" ? "known" : undefined,
+  error: status === "error" ? "adapter Timeout: no answer" : undefined,
+  durationMillis: 1234,
+  checks: [{ name: "a check", passed: status === "pass" || status === "xpass", detail: "2 token requests <b>" }],
+  timeline: [],
+  journal: [],
+  output: [],
+  outputTruncated: false,
+  clientId: "demo-client-x"
+})
+
+const report = (results: ReadonlyArray<Report.CaseResult>): Report.RunReport => ({
+  tool: "criteo-conformance",
+  version: "0.1.0",
+  protocol: 1,
+  startedAt: "2026-11-28T00:00:00.000Z",
+  durationMillis: 5000,
+  simulator: { runtime: "process", baseUrl: "http://127.0.0.1:1", startupMillis: 2000 },
+  runs: [{
+    label: "my <client>",
+    command: "node a.mjs",
+    name: "x",
+    version: "1",
+    expectedSource: "none",
+    unknownExpectations: [],
+    results,
+    summary: Report.summarize(results),
+    durationMillis: 4000
+  }]
+})
+
+describe("reports", () => {
+  it("statuses: expected failures, stale entries, and what fails the run", () => {
+    assert.strictEqual(Report.statusOf("FAIL", true), "xfail")
+    assert.strictEqual(Report.statusOf("PASS", true), "xpass")
+    assert.strictEqual(Report.statusOf("WARN", false), "warn")
+    assert.isFalse(Report.failed(report([result("a", "pass"), result("b", "warn", "WARN"), result("c", "xfail")])))
+    assert.isTrue(Report.failed(report([result("a", "fail")])))
+    assert.isTrue(Report.failed(report([result("a", "error")])))
+    assert.isFalse(Report.failed(report([result("a", "xpass")])))
+    assert.isTrue(Report.failed(report([result("a", "xpass")]), { strict: true }))
+    const summary = Report.summarize([result("a", "pass"), result("b", "warn", "WARN"), result("c", "xfail")])
+    assert.deepStrictEqual([summary.mustPassed, summary.mustTotal, summary.shouldPassed, summary.shouldTotal], [
+      1,
+      2,
+      0,
+      1
+    ])
+  })
+
+  it("JUnit: a testcase per case; failures, errors, skipped; everything escaped", () => {
+    const xml = JUnitReport.render(
+      report([
+        result("a", "pass"),
+        result("b", "fail"),
+        result("c", "error"),
+        result("d", "xfail"),
+        result("e", "warn", "WARN")
+      ])
+    )
+    assert.match(
+      xml,
+      /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="criteo-conformance" tests="5" failures="1" errors="1" skipped="1"/
+    )
+    assert.match(xml, /<testsuite name="my &lt;client&gt;" tests="5"/)
+    assert.strictEqual(xml.match(/<testcase /g)?.length, 5)
+    assert.match(xml, /<failure type="FAIL" message="a check">✗ a check: 2 token requests &lt;b&gt;/)
+    assert.match(xml, /<error type="ERROR" message="adapter Timeout: no answer">/)
+    assert.match(xml, /<skipped message="expected failure \(FAIL\): known"\/>/)
+    assert.match(xml, /<system-out>WARN/)
+    assert.notInclude(xml, "<client>")
+  })
+
+  it("the scorecard line of a failed case shows its failed checks", () => {
+    const line = Scorecard.caseLine(result("b", "fail"), { color: false })
+    assert.match(line, /FAIL\s+b\s+the case <b> & more/)
+    assert.match(line, /✗ a check: 2 token requests <b>/)
+    assert.notInclude(Scorecard.caseLine(result("a", "pass"), { color: false }), "✗")
+    assert.include(Scorecard.caseLine(result("b", "fail"), { color: true }), "\u001b[")
+  })
+})

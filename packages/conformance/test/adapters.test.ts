@@ -9,7 +9,13 @@ import { Clock, Duration, Effect } from "effect"
 import * as Fs from "node:fs"
 import { conformanceLayer } from "./utils.js"
 
-const probe = (options: { readonly hangIsFailure?: boolean } = {}) =>
+interface ProbeOptions {
+  readonly hangIsFailure?: boolean
+  /** The ready and call timeouts: short where a timeout is what the test looks for, generous elsewhere. */
+  readonly timeout?: Duration.DurationInput
+}
+
+const probe = (options: ProbeOptions = {}) =>
   ConformanceCase.make({
     id: "probe.one-call",
     title: "one call",
@@ -19,7 +25,7 @@ const probe = (options: { readonly hangIsFailure?: boolean } = {}) =>
     setup: "the fixtures",
     expectation: "the call succeeds",
     hangIsFailure: options.hangIsFailure,
-    run: (ctx) => Effect.asVoid(ctx.call("call", { timeout: "1 second" })),
+    run: (ctx) => Effect.asVoid(ctx.call("call", { timeout: options.timeout ?? "1 second" })),
     check: (evidence) => {
       const answer = evidence.answers.get("call")?.[0]
       return [
@@ -42,14 +48,14 @@ const probe = (options: { readonly hangIsFailure?: boolean } = {}) =>
 const shell = (script: string) => `bash -c ${JSON.stringify(script)}`
 const ready = `echo '{"type":"ready","name":"test"}'`
 
-const runOne = (command: string, options: { readonly hangIsFailure?: boolean } = {}) =>
+const runOne = (command: string, options: ProbeOptions = {}) =>
   Effect.gen(function*() {
     const sim = yield* CriteoSimulator.CriteoSimulator
     const start = yield* Clock.currentTimeMillis
     const run = yield* Runner.run(sim, {
       adapter: { label: "test", command },
       cases: [probe(options)],
-      readyTimeout: "1 second"
+      readyTimeout: options.timeout ?? "1 second"
     })
     const elapsed = (yield* Clock.currentTimeMillis) - start
     return { result: run.results[0], elapsed }
@@ -70,13 +76,16 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
   (it) => {
     it.scoped("a well-behaved shell adapter passes, and its output is kept with the secret redacted", () =>
       Effect.gen(function*() {
-        const { result } = yield* runOne(shell(
-          `echo "starting with $CRITEO_CLIENT_SECRET" >&2; ${ready}; echo 'plain output'; ` +
-            `while read line; do curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials ` +
-            `--data-urlencode "client_id=$CRITEO_CLIENT_ID" --data-urlencode "client_secret=$CRITEO_CLIENT_SECRET"; ` +
-            `echo '{"id":"1","type":"result","status":200}'; done`
-        ))
-        assert.strictEqual(result.verdict, "PASS")
+        const { result } = yield* runOne(
+          shell(
+            `echo "starting with $CRITEO_CLIENT_SECRET" >&2; ${ready}; echo 'plain output'; ` +
+              `while read line; do curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials ` +
+              `--data-urlencode "client_id=$CRITEO_CLIENT_ID" --data-urlencode "client_secret=$CRITEO_CLIENT_SECRET"; ` +
+              `echo '{"id":"1","type":"result","status":200}'; done`
+          ),
+          { timeout: "20 seconds" }
+        )
+        assert.strictEqual(result.verdict, "PASS", result.error)
         // stdout and stderr are two pipes: their lines interleave in any order
         assert.deepStrictEqual(result.output.map((l) => `${l.stream}: ${l.text}`).sort(), [
           "stderr: starting with <redacted: client_secret>",
@@ -141,10 +150,13 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
 
     it.scoped("a request before the first command is an ERROR (adapters are started ahead of their case)", () =>
       Effect.gen(function*() {
-        const { result } = yield* runOne(shell(
-          `curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials; ${ready}; ` +
-            `while read line; do echo '{"id":"1","type":"result","status":200}'; done`
-        ))
+        const { result } = yield* runOne(
+          shell(
+            `curl -s -o /dev/null -X POST "$CRITEO_TOKEN_URL" --data-urlencode grant_type=client_credentials; ${ready}; ` +
+              `while read line; do echo '{"id":"1","type":"result","status":200}'; done`
+          ),
+          { timeout: "20 seconds" }
+        )
         assert.strictEqual(result.verdict, "ERROR")
         assert.match(result.error!, /before its first command/)
       }))

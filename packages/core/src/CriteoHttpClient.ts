@@ -8,11 +8,14 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as UrlParams from "@effect/platform/UrlParams"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -89,33 +92,105 @@ const authorize = (request: HttpClientRequest.HttpClientRequest, token: AccessTo
 /**
  * The response as the caller sees it, pointing at the request as the caller built it: without the
  * `Authorization` header. Errors made from the response later (a body that fails to decode) carry the
- * request, and `JSON.stringify` of a request shows its headers, so the body accessors are re-wrapped
- * to build their errors on the clean request. Everything else is the platform's response.
+ * request, and `JSON.stringify` of a request shows its headers, so the body accessors build their
+ * errors on the clean request. Everything else is read from the platform's response.
+ *
+ * A class rather than `Object.create(response, descriptors)`: an object given eight property
+ * descriptors is slow to build and slow to read, and one is built for every response.
  */
-const withoutCredentials = (
-  response: HttpClientResponse.HttpClientResponse,
-  request: HttpClientRequest.HttpClientRequest
-): HttpClientResponse.HttpClientResponse => {
-  const rewrap = (error: HttpClientError.ResponseError) =>
+class ResponseWithoutCredentials extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  // private: the platform's response points at the request with the bearer token
+  readonly #response: HttpClientResponse.HttpClientResponse
+  constructor(response: HttpClientResponse.HttpClientResponse, readonly request: HttpClientRequest.HttpClientRequest) {
+    super()
+    this.#response = response
+  }
+  get status() {
+    return this.#response.status
+  }
+  get headers() {
+    return this.#response.headers
+  }
+  get cookies() {
+    return this.#response.cookies
+  }
+  get remoteAddress() {
+    return this.#response.remoteAddress
+  }
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.mapError(this.#response.text, this.rewrap)
+  }
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.mapError(this.#response.json, this.rewrap)
+  }
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.mapError(this.#response.arrayBuffer, this.rewrap)
+  }
+  get formData(): HttpClientResponse.HttpClientResponse["formData"] {
+    return Effect.mapError(this.#response.formData, this.rewrap)
+  }
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.mapError(this.#response.urlParamsBody, this.rewrap)
+  }
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.mapError(this.#response.stream, this.rewrap)
+  }
+  readonly rewrap = (error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
     new HttpClientError.ResponseError({
-      request,
-      response: clean,
+      request: this.request,
+      response: this,
       reason: error.reason,
       cause: error.cause,
       ...(error.description === undefined ? {} : { description: error.description })
     })
-  const body = <A>(effect: Effect.Effect<A, HttpClientError.ResponseError>) => Effect.mapError(effect, rewrap)
-  const clean: HttpClientResponse.HttpClientResponse = Object.create(response, {
-    request: { value: request, enumerable: true },
-    text: { get: () => body(response.text) },
-    json: { get: () => body(response.json) },
-    arrayBuffer: { get: () => body(response.arrayBuffer) },
-    formData: { get: () => body(response.formData) },
-    urlParamsBody: { get: () => body(response.urlParamsBody) },
-    stream: { get: () => Stream.mapError(response.stream, rewrap) },
-    toJSON: { value: () => ({ ...(response.toJSON() as object), request: request.toJSON() }) }
-  })
-  return clean
+  toJSON(): unknown {
+    return { ...(this.#response.toJSON() as object), request: this.request.toJSON() }
+  }
+}
+
+const withoutCredentials = (
+  response: HttpClientResponse.HttpClientResponse,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientResponse.HttpClientResponse => new ResponseWithoutCredentials(response, request)
+
+/**
+ * The middleware on a given provider. The common case (a token in the cache, an answer other than
+ * 401 or 403) is a chain of `flatMap`s; the 401 replay and the 403 summary are separate functions.
+ */
+const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: CriteoAuth.Service) => {
+  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
+    Effect.map(self.execute(authorize(request, token)), (response) => withoutCredentials(response, request))
+
+  const forbidden = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
+    Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.ForbiddenError(summary))
+
+  const replay = (
+    request: HttpClientRequest.HttpClientRequest,
+    sent: AccessToken.AccessToken,
+    first: HttpClientResponse.HttpClientResponse
+  ) =>
+    Effect.gen(function*() {
+      yield* Effect.orElseSucceed(first.text, () => "")
+      yield* auth.invalidate(sent)
+      yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
+      const second = yield* Effect.flatMap(auth.token, (token) => send(request, token))
+      if (second.status === 401) {
+        return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
+      }
+      if (second.status === 403) return yield* forbidden(request, second)
+      return second
+    })
+
+  return (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.flatMap(auth.token, (token) =>
+      Effect.flatMap(send(request, token), (response) =>
+        response.status === 401
+          ? replay(request, token, response)
+          : response.status === 403
+          ? forbidden(request, response)
+          : Effect.succeed(response)))
 }
 
 /**
@@ -131,52 +206,12 @@ const withoutCredentials = (
  */
 export const withCriteoAuth = <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> => {
-  const send = (auth: CriteoAuth.Service, request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(auth.token, (token) =>
-      Effect.map(
-        self.execute(authorize(request, token)),
-        (response) => [token, withoutCredentials(response, request)] as const
-      ))
-
-  /** The rare path: a 401 (replay once) or a 403. */
-  const refused = (
-    auth: CriteoAuth.Service,
-    request: HttpClientRequest.HttpClientRequest,
-    sent: AccessToken.AccessToken,
-    first: HttpClientResponse.HttpClientResponse
-  ) =>
-    Effect.gen(function*() {
-      if (first.status === 403) {
-        return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, first))
-      }
-      yield* Effect.orElseSucceed(first.text, () => "")
-      yield* auth.invalidate(sent)
-      yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
-      const [, second] = yield* send(auth, request)
-      if (second.status === 401) {
-        return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
-      }
-      if (second.status === 403) {
-        return yield* new CriteoAuthError.ForbiddenError(yield* summarize(request, second))
-      }
-      return second
-    })
-
-  return HttpClient.makeWith(
+): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> =>
+  HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-      Effect.flatMap(
-        requestEffect,
-        (request) =>
-          Effect.flatMap(CriteoAuth.CriteoAuth, (auth) =>
-            Effect.flatMap(send(auth, request), ([sent, first]) =>
-              first.status === 401 || first.status === 403
-                ? refused(auth, request, sent, first)
-                : Effect.succeed(first)))
-      ),
+      Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => Effect.flatMap(requestEffect, authenticated(self, auth))),
     Effect.succeed
   )
-}
 
 // -----------------------------------------------------------------------------
 // retries of 5xx and 429
@@ -215,7 +250,18 @@ const isTransientStatus = (status: number) =>
  */
 export const withRetries: {
   (options?: RetryOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
-} = (options = {}) => (self) => {
+} = (options = {}) => {
+  const retry = retrying(options)
+  return (self) => HttpClient.transformResponse(self, retry)
+}
+
+/**
+ * The retries of `withRetries` around one attempt: the attempt is run, and run again while its
+ * response is transient and the schedule allows. The schedule is driven only once a response is
+ * transient: most are not, and a schedule driver built and stepped for each response would cost more
+ * than the rest of the client.
+ */
+const retrying = (options: RetryOptions) => {
   const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3))
   const baseDelay = Duration.decode(options.baseDelay ?? Duration.millis(500))
   const maxDelay = Duration.decode(options.maxDelay ?? Duration.seconds(10))
@@ -229,45 +275,43 @@ export const withRetries: {
     base: baseDelay,
     max: maxDelay,
     attempts: maxAttempts
-  })
-    .pipe(
-      Schedule.modifyDelayEffect(([, response], delay) =>
-        Effect.map(
-          waitFor(response),
-          Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
-        )
-      ),
-      Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
-        Effect.map(
-          waitFor(response),
-          Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
-        )
-      ),
-      Schedule.map(([, response]) => response)
+  }).pipe(
+    Schedule.modifyDelayEffect(([, response], delay) =>
+      Effect.map(
+        waitFor(response),
+        Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
+      )
+    ),
+    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
+      Effect.map(
+        waitFor(response),
+        Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
+      )
     )
-  // the hot path pays one status check; the schedule's driver is only built once a retry is due
-  const retryFrom = <E, R>(
-    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  )
+  const retry = <E, R>(
+    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
     first: HttpClientResponse.HttpClientResponse
   ) =>
-    Effect.gen(function*() {
-      const driver = yield* Schedule.driver(policy)
-      let response = first
-      while (isTransientStatus(response.status)) {
-        const next = yield* Effect.either(driver.next(response))
-        if (next._tag === "Left") break
-        response = yield* effect
-      }
-      return response
+    Effect.flatMap(Schedule.driver(policy), (driver) => {
+      const loop = (
+        response: HttpClientResponse.HttpClientResponse
+      ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+        isTransientStatus(response.status)
+          ? Effect.matchEffect(driver.next(response), {
+            onFailure: () => Effect.succeed(response),
+            onSuccess: () => Effect.flatMap(attempt, loop)
+          })
+          : Effect.succeed(response)
+      return loop(first)
     })
-  return HttpClient.transformResponse(
-    self,
-    (effect) =>
-      Effect.flatMap(
-        effect,
-        (response) => isTransientStatus(response.status) ? retryFrom(effect, response) : Effect.succeed(response)
-      )
-  )
+  return <E, R>(
+    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+    Effect.flatMap(
+      attempt,
+      (response) => isTransientStatus(response.status) ? retry(attempt, response) : Effect.succeed(response)
+    )
 }
 
 // -----------------------------------------------------------------------------
@@ -330,16 +374,23 @@ export const make = (
     const auth = yield* CriteoAuth.CriteoAuth
     const client = yield* HttpClient.HttpClient
     const prefix = apiUrl(options)
-    return client.pipe(
-      withCriteoAuth,
-      HttpClient.mapRequest((request) => HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix))),
-      // a platform RequestError holds the request, bearer header included: keep a redacted summary
-      HttpClient.catchTags({
-        RequestError: (error) => Effect.fail(transportError("api", error)),
-        ResponseError: (error) => Effect.fail(transportError("api", error))
-      }),
-      withRetries(options.retry),
-      (authenticated) => HttpClient.transformResponse(authenticated, Effect.provideService(CriteoAuth.CriteoAuth, auth))
+    const send = authenticated(client, auth)
+    const retry = retrying(options.retry ?? {})
+    // The same as `client.pipe(withCriteoAuth, HttpClient.mapRequest(...), HttpClient.catchTags(...),
+    // withRetries(...))` with the provider at hand, composed as one middleware: each HttpClient layer
+    // costs a few microseconds per request, as much as the authentication itself.
+    return HttpClient.makeWith(
+      (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+        Effect.flatMap(requestEffect, (request) =>
+          retry(
+            Effect.catchTags(send(request), {
+              // a platform RequestError holds the request, bearer header included: keep a redacted summary
+              RequestError: (error) => Effect.fail(transportError("api", error)),
+              ResponseError: (error) => Effect.fail(transportError("api", error))
+            })
+          )),
+      // in the preprocessing, as `HttpClient.mapRequest` did: a `mapRequest` added by the caller sees the full URL
+      (request) => Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
     )
   })
 

@@ -240,10 +240,19 @@ export interface RetryOptions {
 const isTransientStatus = (status: number) =>
   status === 429 || status === 500 || status === 502 || status === 503 || status === 504
 
+/** RFC 9110 §9.2.2: requests a client may send again on its own after a network failure. */
+const isIdempotent = (method: HttpClientRequest.HttpClientRequest["method"]) =>
+  method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "PUT" || method === "DELETE"
+
+const isPlatformTransportFailure = (error: unknown) =>
+  HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
+
 /**
  * Retries requests answered 500, 502, 503, 504 or 429 with exponential backoff and jitter, waiting at
  * least until `x-ratelimit-reset` (or `Retry-After`) on a 429. After the last attempt the last
- * response is returned as it is. Network errors are not retried here: a POST may have been processed.
+ * response is returned as it is. A network failure (a `RequestError` with reason `Transport`, a
+ * timeout included) is retried within the same bounds for idempotent methods only (GET, HEAD,
+ * OPTIONS, PUT, DELETE): a POST may have been processed.
  *
  * @since 0.1.0
  * @category middleware
@@ -252,26 +261,26 @@ export const withRetries: {
   (options?: RetryOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
 } = (options = {}) => {
   const retry = retrying(options)
-  return (self) => HttpClient.transformResponse(self, retry)
+  return (self) => HttpClient.transform(self, (effect, request) => retry(effect, request, isPlatformTransportFailure))
 }
 
 /**
  * The retries of `withRetries` around one attempt: the attempt is run, and run again while its
- * response is transient and the schedule allows. The schedule is driven only once a response is
- * transient: most are not, and a schedule driver built and stepped for each response would cost more
- * than the rest of the client.
+ * response is transient (or, for an idempotent request, while it fails on the network) and the
+ * schedule allows. The schedule is driven only once an attempt needs a retry: most do not, and a
+ * schedule driver built and stepped for each response would cost more than the rest of the client.
+ * The schedule's input is the response, or `undefined` for a network failure.
  */
 const retrying = (options: RetryOptions) => {
   const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3))
   const baseDelay = Duration.decode(options.baseDelay ?? Duration.millis(500))
   const maxDelay = Duration.decode(options.maxDelay ?? Duration.seconds(10))
   const maxRateLimitWait = Duration.decode(options.maxRateLimitWait ?? Duration.seconds(60))
-  const waitFor = (response: HttpClientResponse.HttpClientResponse) =>
-    Effect.map(
-      DateTime.now,
-      (now) => response.status === 429 ? RateLimit.retryAfter(response.headers, now) : Option.none()
-    )
-  const policy = backoff<HttpClientResponse.HttpClientResponse>({
+  const waitFor = (response: HttpClientResponse.HttpClientResponse | undefined) =>
+    response !== undefined && response.status === 429
+      ? Effect.map(DateTime.now, (now) => RateLimit.retryAfter(response.headers, now))
+      : Effect.succeedNone
+  const policy = backoff<HttpClientResponse.HttpClientResponse | undefined>({
     base: baseDelay,
     max: maxDelay,
     attempts: maxAttempts
@@ -282,36 +291,52 @@ const retrying = (options: RetryOptions) => {
         Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
       )
     ),
-    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse) =>
+    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse | undefined) =>
       Effect.map(
         waitFor(response),
         Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
       )
     )
   )
-  const retry = <E, R>(
-    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
-    first: HttpClientResponse.HttpClientResponse
-  ) =>
-    Effect.flatMap(Schedule.driver(policy), (driver) => {
-      const loop = (
-        response: HttpClientResponse.HttpClientResponse
-      ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
-        isTransientStatus(response.status)
-          ? Effect.matchEffect(driver.next(response), {
-            onFailure: () => Effect.succeed(response),
-            onSuccess: () => Effect.flatMap(attempt, loop)
-          })
-          : Effect.succeed(response)
-      return loop(first)
-    })
   return <E, R>(
-    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
-    Effect.flatMap(
-      attempt,
-      (response) => isTransientStatus(response.status) ? retry(attempt, response) : Effect.succeed(response)
-    )
+    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    request: HttpClientRequest.HttpClientRequest,
+    isTransportFailure: (error: E) => boolean
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> => {
+    const retriesFailures = isIdempotent(request.method)
+    /** Drives a new schedule from the first outcome that asks for a retry. */
+    const retry = (first: HttpClientResponse.HttpClientResponse | E, failed: boolean) =>
+      Effect.flatMap(Schedule.driver(policy), (driver) => {
+        const onResponse = (
+          response: HttpClientResponse.HttpClientResponse
+        ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+          isTransientStatus(response.status)
+            ? Effect.matchEffect(driver.next(response), {
+              onFailure: () => Effect.succeed(response),
+              onSuccess: () => next
+            })
+            : Effect.succeed(response)
+        const onFailure = (error: E): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+          retriesFailures && isTransportFailure(error)
+            ? Effect.matchEffect(driver.next(undefined), {
+              onFailure: () => Effect.fail(error),
+              onSuccess: () => next
+            })
+            : Effect.fail(error)
+        const next: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> = Effect.suspend(() =>
+          Effect.matchEffect(attempt, { onFailure, onSuccess: onResponse })
+        )
+        return failed ? onFailure(first as E) : onResponse(first as HttpClientResponse.HttpClientResponse)
+      })
+    const onResponse = (response: HttpClientResponse.HttpClientResponse) =>
+      isTransientStatus(response.status) ? retry(response, false) : Effect.succeed(response)
+    return retriesFailures
+      ? Effect.matchEffect(attempt, {
+        onFailure: (error) => isTransportFailure(error) ? retry(error, true) : Effect.fail(error),
+        onSuccess: onResponse
+      })
+      : Effect.flatMap(attempt, onResponse)
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -342,6 +367,10 @@ export interface Options {
   /** Retry bounds for 5xx and 429 answers. */
   readonly retry?: RetryOptions | undefined
 }
+
+/** A network failure or timeout on the API; those of the token endpoint were retried by `CriteoAuth`. */
+const isApiTransportFailure = (error: Error) =>
+  error._tag === "TransportError" && error.endpoint === "api" && error.reason !== "Decode"
 
 const trimSlashes = (value: string) => value.replace(/\/+$/, "")
 
@@ -387,7 +416,9 @@ export const make = (
               // a platform RequestError holds the request, bearer header included: keep a redacted summary
               RequestError: (error) => Effect.fail(transportError("api", error)),
               ResponseError: (error) => Effect.fail(transportError("api", error))
-            })
+            }),
+            request,
+            isApiTransportFailure
           )),
       // in the preprocessing, as `HttpClient.mapRequest` did: a `mapRequest` added by the caller sees the full URL
       (request) => Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))

@@ -27,6 +27,14 @@ const setup = (
     return { client, auth: authService, fake }
   })
 
+/** Lets the retries' backoff sleeps run out on the TestClock. */
+const drive = Effect.gen(function*() {
+  for (let i = 0; i < 30; i++) {
+    yield* settle
+    yield* TestClock.adjust("1 second")
+  }
+})
+
 const apiCalls = (fake: { requests: Effect.Effect<ReadonlyArray<{ path: string }>> }) =>
   Effect.map(fake.requests, (all) => all.filter((request) => request.path !== "/oauth2/token"))
 
@@ -142,6 +150,60 @@ describe("CriteoHttpClient", () => {
       assert.strictEqual(fake.stats.tokenRequests, 1)
     }))
 
+  it.scoped("a GET that fails on the network is sent again, within the bounds", () =>
+    Effect.gen(function*() {
+      let failures = 1
+      const { client, fake } = yield* setup({ apiReply: () => (failures-- > 0 ? { fail: "transport" } : undefined) })
+      const fiber = yield* Effect.fork(client.get("/advertisers/me"))
+      yield* drive
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.strictEqual((yield* apiCalls(fake)).length, 2)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+    }))
+
+  it.scoped("a GET that keeps failing on the network makes maxAttempts requests, then fails", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ fail: "transport" }) }, { retry: { maxAttempts: 4 } })
+      const fiber = yield* Effect.fork(Effect.flip(client.get("/advertisers/me")))
+      yield* drive
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "TransportError")
+      assert.strictEqual((yield* apiCalls(fake)).length, 4)
+    }))
+
+  it.scoped("a POST that fails on the network is not sent again: it may have been processed", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ fail: "transport" }) })
+      const error = yield* Effect.flip(client.post("/advertisers/42/campaigns", { body: HttpBody.text("{}") }))
+      assert.strictEqual(error._tag, "TransportError")
+      assert.strictEqual((yield* apiCalls(fake)).length, 1)
+    }))
+
+  it.scoped("a 503 then a network failure then a 200: one schedule bounds both kinds of retry", () =>
+    Effect.gen(function*() {
+      const replies = [{ status: 503 }, { fail: "transport" as const }]
+      const { client, fake } = yield* setup({ apiReply: () => replies.shift() }, { retry: { maxAttempts: 3 } })
+      const fiber = yield* Effect.fork(client.get("/advertisers/me"))
+      yield* drive
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.strictEqual((yield* apiCalls(fake)).length, 3)
+    }))
+
+  it.scoped("withRetries alone retries a GET after a platform transport failure", () =>
+    Effect.gen(function*() {
+      let failures = 2
+      const fake = yield* makeFakeCriteo({ apiReply: () => (failures-- > 0 ? { fail: "transport" } : undefined) })
+      const fiber = yield* Effect.gen(function*() {
+        const client = (yield* HttpClient.HttpClient).pipe(
+          CriteoHttpClient.withCriteoAuth,
+          CriteoHttpClient.withRetries({ maxAttempts: 3 })
+        )
+        return yield* client.get("https://api.criteo.com/2026-07/advertisers/me")
+      }).pipe(Effect.provide(CriteoAuth.layer({ grant }).pipe(Layer.provideMerge(fake.layer))), Effect.fork)
+      yield* drive
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.strictEqual((yield* apiCalls(fake)).length, 3)
+    }))
+
   it.scoped("a 429 waits for x-ratelimit-reset, then succeeds", () =>
     Effect.gen(function*() {
       let limited = true
@@ -198,7 +260,9 @@ describe("CriteoHttpClient", () => {
   it.scoped("a network failure on the API is a TransportError that does not keep the bearer token", () =>
     Effect.gen(function*() {
       const { client, fake } = yield* setup({ apiReply: () => ({ fail: "transport" }) })
-      const error = yield* Effect.flip(client.get("/advertisers/me"))
+      const fiber = yield* Effect.fork(Effect.flip(client.get("/advertisers/me")))
+      yield* drive
+      const error = yield* Fiber.join(fiber)
       assert.deepInclude(error, { _tag: "TransportError", endpoint: "api", reason: "Transport" })
       const bearer = (yield* fake.requests)[1].headers["authorization"]
       assert.isString(bearer)

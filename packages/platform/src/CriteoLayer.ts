@@ -29,8 +29,8 @@ export type Services = CriteoAuth.CriteoAuth | CriteoHttpClient.CriteoHttpClient
 
 /**
  * Limits each attempt of an API call to `timeout`, up to the response headers. A late answer fails
- * with a `RequestError` (reason `Transport`), which the retry of `CriteoHttpClient` does not replay:
- * the request may have been processed. The request kept in that error has no `Authorization` header.
+ * with a `RequestError` (reason `Transport`), which the retry of `CriteoHttpClient` replays for
+ * idempotent methods only (GET, HEAD, OPTIONS, PUT, DELETE): a POST may have been processed. The request kept in that error has no `Authorization` header.
  *
  * @since 0.1.0
  * @category middleware

@@ -308,3 +308,19 @@ export const check = (name: string, passed: boolean, detail: string): Check => (
  */
 export const verdictOf = (grade: Grade, checks: ReadonlyArray<Check>): Verdict =>
   checks.every((c) => c.passed) ? "PASS" : grade
+
+/**
+ * What a report says of a case before its result: the fields a person reads to know what it checks.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const describe = (self: ConformanceCase) => ({
+  id: self.id,
+  title: self.title,
+  group: self.group,
+  grade: self.grade,
+  requirements: self.requirements,
+  setup: self.setup,
+  expectation: self.expectation
+})

@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Path from "node:path"
 import * as BuiltinAdapters from "./BuiltinAdapters.js"
 import * as Catalogue from "./Catalogue.js"
+import * as ConformanceCase from "./ConformanceCase.js"
 import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
 import * as HtmlReport from "./HtmlReport.js"
@@ -289,15 +290,7 @@ const listCommand = Command.make("list", {
     }
     if (json) {
       return yield* Console.log(JSON.stringify(
-        Catalogue.cases.map((c) => ({
-          id: c.id,
-          title: c.title,
-          group: c.group,
-          grade: c.grade,
-          requirements: c.requirements,
-          setup: c.setup,
-          expectation: c.expectation
-        })),
+        Catalogue.cases.map(ConformanceCase.describe),
         null,
         2
       ))

@@ -8,19 +8,12 @@
  */
 import * as BuiltinAdapters from "./BuiltinAdapters.js"
 import * as ConformanceCase from "./ConformanceCase.js"
-import type * as Report from "./Report.js"
+import * as Report from "./Report.js"
 
 const escape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-const labels: Record<Report.Status, string> = {
-  pass: "PASS",
-  fail: "FAIL",
-  warn: "WARN",
-  error: "ERROR",
-  xfail: "XFAIL",
-  xpass: "XPASS"
-}
+const labels = Report.statusLabels
 
 const titles: Record<Report.Status, string> = {
   pass: "passed",

@@ -17,6 +17,21 @@ import type * as ConformanceCase from "./ConformanceCase.js"
 export type Status = "pass" | "fail" | "warn" | "error" | "xfail" | "xpass"
 
 /**
+ * How each status is printed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const statusLabels: Record<Status, string> = {
+  pass: "PASS",
+  fail: "FAIL",
+  warn: "WARN",
+  error: "ERROR",
+  xfail: "XFAIL",
+  xpass: "XPASS"
+}
+
+/**
  * A request of the simulator's journal, redacted.
  *
  * @since 0.1.0

@@ -429,13 +429,7 @@ export const run = (
     ): Report.CaseResult => {
       const expectedReason = ExpectedFailures.reasonFor(expected, c.id)
       return {
-        id: c.id,
-        title: c.title,
-        group: c.group,
-        grade: c.grade,
-        requirements: c.requirements,
-        setup: c.setup,
-        expectation: c.expectation,
+        ...ConformanceCase.describe(c),
         expectedReason,
         status: Report.statusOf(rest.verdict, expectedReason !== undefined),
         clientId,

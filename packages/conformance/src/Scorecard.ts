@@ -10,7 +10,7 @@ import * as AnsiDoc from "@effect/printer-ansi/AnsiDoc"
 import * as Doc from "@effect/printer/Doc"
 import type * as BuiltinAdapters from "./BuiltinAdapters.js"
 import type * as ConformanceCase from "./ConformanceCase.js"
-import type * as Report from "./Report.js"
+import * as Report from "./Report.js"
 
 /**
  * @since 0.1.0
@@ -20,14 +20,7 @@ export interface Style {
   readonly color: boolean
 }
 
-const labels: Record<Report.Status, string> = {
-  pass: "PASS",
-  fail: "FAIL",
-  warn: "WARN",
-  error: "ERROR",
-  xfail: "XFAIL",
-  xpass: "XPASS"
-}
+const labels = Report.statusLabels
 
 const colors: Record<Report.Status, Ansi.Ansi> = {
   pass: Ansi.green,

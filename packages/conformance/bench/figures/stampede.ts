@@ -14,7 +14,7 @@
  */
 import * as Clients from "../lib/clients.js"
 import * as Loopback from "../lib/loopback.js"
-import { median, order, quantile, recordOf, round } from "../lib/stats.js"
+import { median, quantile, recordOf, round, rounds } from "../lib/stats.js"
 
 export interface Options {
   readonly callers: number
@@ -98,23 +98,21 @@ export const trial = async (
 export const run = async (options: Options = defaults): Promise<Result> => {
   const server = await Loopback.start()
   try {
-    // a small trial of each client first, not counted, so that no client's first trial pays for the JIT
-    for (const name of clients) {
-      await trial(server, name, Math.min(1_000, options.callers), options.tokenLatencyMs, options.connections)
-    }
-    const trials = new Map<Compared, Array<Trial>>(clients.map((name) => [name, []]))
-    for (let t = 0; t < options.trials; t++) {
-      for (const name of order(clients, t)) {
-        if (baselines.includes(name) && t >= options.baselineTrials) continue
+    const trials = await rounds(
+      clients,
+      options.trials,
+      (name) => trial(server, name, Math.min(1_000, options.callers), options.tokenLatencyMs, options.connections),
+      async (name, t) => {
+        if (baselines.includes(name) && t >= options.baselineTrials) return undefined
         const result = await trial(server, name, options.callers, options.tokenLatencyMs, options.connections)
-        trials.get(name)!.push(result)
         process.stderr.write(
           `  stampede trial ${
             t + 1
           }/${options.trials} ${name}: ${result.tokenRequests} token requests, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failures} failures\n`
         )
+        return result
       }
-    }
+    )
     return {
       ...options,
       clients: recordOf(clients, (name) => {

@@ -11,7 +11,7 @@
  */
 import * as Clients from "../lib/clients.js"
 import * as Loopback from "../lib/loopback.js"
-import { order, recordOf } from "../lib/stats.js"
+import { recordOf, rounds } from "../lib/stats.js"
 
 export interface Options {
   readonly callers: number
@@ -73,20 +73,20 @@ const trial = async (server: Loopback.Loopback, name: Compared, options: Options
 export const run = async (options: Options = defaults): Promise<Result> => {
   const server = await Loopback.start()
   try {
-    // a small storm on each client first, not counted, so that no client's first trial pays for the JIT
-    for (const name of clients) await trial(server, name, { ...options, callers: Math.min(100, options.callers) })
-    const trials = new Map<Compared, Array<Trial>>(clients.map((name) => [name, []]))
-    for (let t = 0; t < options.trials; t++) {
-      for (const name of order(clients, t)) {
+    const trials = await rounds(
+      clients,
+      options.trials,
+      (name) => trial(server, name, { ...options, callers: Math.min(100, options.callers) }),
+      async (name, t) => {
         const result = await trial(server, name, options)
-        trials.get(name)!.push(result)
         process.stderr.write(
           `  401 storm trial ${
             t + 1
           }/${options.trials} ${name}: ${result.tokenRequests} token requests, ${result.failed} failed, ${result.unauthorized} 401s\n`
         )
+        return result
       }
-    }
+    )
     return {
       ...options,
       clients: recordOf(clients, (name) => {

@@ -42,3 +42,25 @@ export const recordOf = <K extends string, V>(keys: ReadonlyArray<K>, f: (key: K
   for (const key of keys) out[key] = f(key)
   return out
 }
+
+/**
+ * A warm-up trial of each client (not counted, so that no client's first trial pays for the JIT),
+ * then `trials` rounds in which every client runs once, in an order that changes each round. `trial`
+ * returns `undefined` to skip a client in a round.
+ */
+export const rounds = async <K extends string, A>(
+  clients: ReadonlyArray<K>,
+  trials: number,
+  warmUp: (client: K) => Promise<unknown>,
+  trial: (client: K, round: number) => Promise<A | undefined>
+): Promise<Map<K, Array<A>>> => {
+  for (const client of clients) await warmUp(client)
+  const results = new Map<K, Array<A>>(clients.map((client) => [client, []]))
+  for (let t = 0; t < trials; t++) {
+    for (const client of order(clients, t)) {
+      const result = await trial(client, t)
+      if (result !== undefined) results.get(client)!.push(result)
+    }
+  }
+  return results
+}

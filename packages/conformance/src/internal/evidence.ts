@@ -136,27 +136,35 @@ export const failedCleanly = (evidence: Evidence, label: string, what?: string) 
   )
 }
 
-export const tokenRequestCount = (
-  evidence: Evidence,
-  bounds: { readonly min?: number; readonly max?: number },
-  what: string,
-  requests: ReadonlyArray<Journal.TokenRequest> = evidence.tokenRequests
+interface Bounds {
+  readonly min?: number
+  readonly max?: number
+}
+
+const requestCount = (
+  requests: ReadonlyArray<{ readonly status?: number | undefined }>,
+  noun: string,
+  bounds: Bounds,
+  what: string
 ) => {
   const n = requests.length
   const ok = (bounds.min === undefined || n >= bounds.min) && (bounds.max === undefined || n <= bounds.max)
-  return check(what, ok, `${plural(n, "token request")} (answers: ${describeRequests(requests)})`)
+  return check(what, ok, `${plural(n, noun)} (answers: ${describeRequests(requests)})`)
 }
+
+export const tokenRequestCount = (
+  evidence: Evidence,
+  bounds: Bounds,
+  what: string,
+  requests: ReadonlyArray<Journal.TokenRequest> = evidence.tokenRequests
+) => requestCount(requests, "token request", bounds, what)
 
 export const apiRequestCount = (
   evidence: Evidence,
-  bounds: { readonly min?: number; readonly max?: number },
+  bounds: Bounds,
   what: string,
   requests: ReadonlyArray<Journal.ApiRequest> = evidence.apiRequests
-) => {
-  const n = requests.length
-  const ok = (bounds.min === undefined || n >= bounds.min) && (bounds.max === undefined || n <= bounds.max)
-  return check(what, ok, `${plural(n, "API request")} (answers: ${describeRequests(requests)})`)
-}
+) => requestCount(requests, "API request", bounds, what)
 
 export const noBogusBearer = (evidence: Evidence) => {
   const bogus = bogusBearers(evidence)

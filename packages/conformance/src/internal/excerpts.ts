@@ -70,16 +70,33 @@ const expiryNote = (request: Journal.ApiRequest): string | undefined => {
   return left <= 0 ? `token expired ${-left} ms before` : `token valid ${(left / 1000).toFixed(1)} s more`
 }
 
+/** The response headers worth showing: when a rate limit ends, where a redirect points. */
+const responseNotes = (request: Journal.TokenRequest | Journal.ApiRequest): ReadonlyArray<string> => [
+  ...(request.responseHeaders["x-ratelimit-reset"] === undefined
+    ? []
+    : [`x-ratelimit-reset: ${request.responseHeaders["x-ratelimit-reset"]}`]),
+  ...(request.responseHeaders["location"] === undefined ? [] : [`Location: ${request.responseHeaders["location"]}`])
+]
+
+const entry = (
+  evidence: ConformanceCase.Evidence,
+  request: Journal.TokenRequest | Journal.ApiRequest,
+  endpoint: Report.JournalEntry["endpoint"],
+  issued: ReadonlySet<string>
+) => ({
+  at: request.loggedAt.epochMillis - evidence.startedAt,
+  endpoint,
+  method: request.method,
+  url: urlOf(request, issued),
+  host: E.plain(request.headers["host"]),
+  status: request.status,
+  stub: request.stub
+})
+
 export const journal = (evidence: ConformanceCase.Evidence): ReadonlyArray<Report.JournalEntry> => {
   const issued = E.issuedTokens(evidence)
   const token = evidence.tokenRequests.map((r): Report.JournalEntry => ({
-    at: r.loggedAt.epochMillis - evidence.startedAt,
-    endpoint: "token",
-    method: r.method,
-    url: urlOf(r, issued),
-    host: E.plain(r.headers["host"]),
-    status: r.status,
-    stub: r.stub,
+    ...entry(evidence, r, "token", issued),
     details: [
       `Content-Type: ${E.plain(r.headers["content-type"]) ?? "none"}`,
       ...(r.headers["accept"] === undefined ? [] : [`Accept: ${E.plain(r.headers["accept"])}`]),
@@ -91,27 +108,15 @@ export const journal = (evidence: ConformanceCase.Evidence): ReadonlyArray<Repor
       ...(r.issuedRefreshToken === undefined
         ? []
         : [`issued refresh token ${E.fingerprint(Redacted.value(r.issuedRefreshToken))}`]),
-      ...(r.responseHeaders["x-ratelimit-reset"] === undefined
-        ? []
-        : [`x-ratelimit-reset: ${r.responseHeaders["x-ratelimit-reset"]}`]),
-      ...(r.responseHeaders["location"] === undefined ? [] : [`Location: ${r.responseHeaders["location"]}`])
+      ...responseNotes(r)
     ]
   }))
   const api = evidence.apiRequests.map((r): Report.JournalEntry => ({
-    at: r.loggedAt.epochMillis - evidence.startedAt,
-    endpoint: "api",
-    method: r.method,
-    url: urlOf(r, issued),
-    host: E.plain(r.headers["host"]),
-    status: r.status,
-    stub: r.stub,
+    ...entry(evidence, r, "api", issued),
     details: [
       authorizationText(r.headers["authorization"], issued) ?? "no Authorization header",
       ...[expiryNote(r)].filter((t): t is string => t !== undefined),
-      ...(r.responseHeaders["x-ratelimit-reset"] === undefined
-        ? []
-        : [`x-ratelimit-reset: ${r.responseHeaders["x-ratelimit-reset"]}`]),
-      ...(r.responseHeaders["location"] === undefined ? [] : [`Location: ${r.responseHeaders["location"]}`])
+      ...responseNotes(r)
     ]
   }))
   return [...token, ...api].sort((a, b) => a.at - b.at)

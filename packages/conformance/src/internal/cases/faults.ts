@@ -53,15 +53,30 @@ const spaced = (requests: ReadonlyArray<{ readonly loggedAt: { readonly epochMil
 const warmUp = (ctx: ConformanceCase.Context, target: Target) =>
   target === "api" ? Effect.asVoid(ctx.call("warm-up")) : Effect.void
 
-const sticky = (options: {
+/** A fault set on one endpoint, and what the case calls it. */
+interface FaultCase {
   readonly id: string
   readonly group: ConformanceCase.Group
   readonly target: Target
   readonly fault: Fault.Fault
   readonly what: string
   readonly requirements: ReadonlyArray<ConformanceCase.Requirement>
-  readonly maxRequests: number
-}) =>
+}
+
+/** Warms the client up where needed, then sets the fault on every request to its endpoint, or the next one. */
+const injectFault = (ctx: ConformanceCase.Context, options: FaultCase, which: "every" | "the next") =>
+  Effect.zipRight(
+    warmUp(ctx, options.target),
+    ctx.simulate(
+      "fault",
+      `${options.what} on ${which} ${endpointName(options.target)} request`,
+      which === "every"
+        ? ctx.setFault(options.target, options.fault)
+        : ctx.setFault(options.target, options.fault, { times: 1 })
+    )
+  )
+
+const sticky = (options: FaultCase & { readonly maxRequests: number }) =>
   ConformanceCase.make({
     id: options.id,
     title: `${options.what} from the ${endpointName(options.target)}: a clean error, bounded retries`,
@@ -76,12 +91,7 @@ const sticky = (options: {
     hangIsFailure: true,
     run: (ctx) =>
       Effect.gen(function*() {
-        yield* warmUp(ctx, options.target)
-        yield* ctx.simulate(
-          "fault",
-          `${options.what} on every ${endpointName(options.target)} request`,
-          ctx.setFault(options.target, options.fault)
-        )
+        yield* injectFault(ctx, options, "every")
         const during = yield* ctx.call("during", { timeout: "30 seconds" })
         if (!E.isAnswered(during)) return
         yield* ctx.simulate("cleared", "remove the fault", ctx.clearFaults)
@@ -112,14 +122,7 @@ const sticky = (options: {
     }
   })
 
-const transient = (options: {
-  readonly id: string
-  readonly group: ConformanceCase.Group
-  readonly target: Target
-  readonly fault: Fault.Fault
-  readonly what: string
-  readonly requirements: ReadonlyArray<ConformanceCase.Requirement>
-}) =>
+const transient = (options: FaultCase) =>
   ConformanceCase.make({
     id: options.id,
     title: `${options.what} once from the ${endpointName(options.target)} is retried`,
@@ -133,12 +136,7 @@ const transient = (options: {
     hangIsFailure: true,
     run: (ctx) =>
       Effect.gen(function*() {
-        yield* warmUp(ctx, options.target)
-        yield* ctx.simulate(
-          "fault",
-          `${options.what} on the next ${endpointName(options.target)} request`,
-          ctx.setFault(options.target, options.fault, { times: 1 })
-        )
+        yield* injectFault(ctx, options, "the next")
         yield* ctx.call("call")
       }),
     check: (evidence) => [
@@ -267,76 +265,77 @@ const transportCases: ReadonlyArray<ConformanceCase.ConformanceCase> = targets.f
   })
 ])
 
-const timeoutCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
-  ConformanceCase.make({
-    id: "timeout.token-endpoint",
-    title: "A token endpoint that does not answer does not hang the client",
+/** An endpoint that answers after 30 s, against a client configured with a short timeout for it. */
+const slow = (options: {
+  readonly target: Target
+  readonly variable: string
+  readonly timeout: string
+  readonly setup: string
+  readonly expectation: string
+  readonly extraChecks: (evidence: ConformanceCase.Evidence) => ReadonlyArray<ConformanceCase.Check>
+}) => {
+  const name = endpointName(options.target)
+  return ConformanceCase.make({
+    id: options.target === "token" ? "timeout.token-endpoint" : "timeout.api",
+    title: `${
+      options.target === "token" ? "A token endpoint" : "An API"
+    } that does not answer does not hang the client`,
     group: "timeouts",
     grade: "FAIL",
     requirements: [
       robustness,
       {
         source: "Adapter protocol",
-        text: "CRITEO_TOKEN_TIMEOUT (here 500ms) is the timeout the client is configured with"
+        text: `${options.variable} (here ${options.timeout}) is the timeout the client is configured with`
       }
     ],
-    setup: "The token endpoint answers after 30 s. The adapter gets CRITEO_TOKEN_TIMEOUT=500ms.",
-    expectation: "The call ends in an error within 15 s (retries included); once the endpoint is fast again, the " +
-      "next call succeeds.",
-    env: () => ({ CRITEO_TOKEN_TIMEOUT: "500ms" }),
+    setup: `${options.setup} The adapter gets ${options.variable}=${options.timeout}.`,
+    expectation: options.expectation,
+    env: () => ({ [options.variable]: options.timeout }),
     hangIsFailure: true,
     run: (ctx) =>
       Effect.gen(function*() {
+        yield* warmUp(ctx, options.target)
         yield* ctx.simulate(
           "slow",
-          "every token request answered after 30 s",
-          ctx.setFault("token", Fault.latency(Duration.seconds(30)))
+          `every ${name} request answered after 30 s`,
+          ctx.setFault(options.target, Fault.latency(Duration.seconds(30)))
         )
-        const slow = yield* ctx.call("slow", { timeout: "15 seconds" })
-        if (!E.isAnswered(slow)) return
-        yield* ctx.simulate("cleared", "the token endpoint is fast again", ctx.clearFaults)
+        const answer = yield* ctx.call("slow", { timeout: "15 seconds" })
+        if (!E.isAnswered(answer)) return
+        yield* ctx.simulate("cleared", `the ${name} is fast again`, ctx.clearFaults)
         yield* ctx.call("after")
       }),
     check: (evidence) => [
       E.failedCleanly(evidence, "slow", "the call ends in an error within 15 s"),
-      E.noBogusBearer(evidence),
+      ...options.extraChecks(evidence),
       E.recovered(evidence)
     ]
+  })
+}
+
+const timeoutCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
+  slow({
+    target: "token",
+    variable: "CRITEO_TOKEN_TIMEOUT",
+    timeout: "500ms",
+    setup: "The token endpoint answers after 30 s.",
+    expectation: "The call ends in an error within 15 s (retries included); once the endpoint is fast again, the " +
+      "next call succeeds.",
+    extraChecks: (evidence) => [E.noBogusBearer(evidence)]
   }),
-  ConformanceCase.make({
-    id: "timeout.api",
-    title: "An API that does not answer does not hang the client",
-    group: "timeouts",
-    grade: "FAIL",
-    requirements: [
-      robustness,
-      { source: "Adapter protocol", text: "CRITEO_API_TIMEOUT (here 1s) is the timeout the client is configured with" }
-    ],
-    setup: "After a first call, the API answers after 30 s. The adapter gets CRITEO_API_TIMEOUT=1s.",
+  slow({
+    target: "api",
+    variable: "CRITEO_API_TIMEOUT",
+    timeout: "1s",
+    setup: "After a first call, the API answers after 30 s.",
     expectation: "The call ends in an error within 15 s; once the API is fast again, the next call succeeds.",
-    env: () => ({ CRITEO_API_TIMEOUT: "1s" }),
-    hangIsFailure: true,
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* ctx.call("warm-up")
-        yield* ctx.simulate(
-          "slow",
-          "every API request answered after 30 s",
-          ctx.setFault("api", Fault.latency(Duration.seconds(30)))
-        )
-        const slow = yield* ctx.call("slow", { timeout: "15 seconds" })
-        if (!E.isAnswered(slow)) return
-        yield* ctx.simulate("cleared", "the API is fast again", ctx.clearFaults)
-        yield* ctx.call("after")
-      }),
-    check: (evidence) => [
-      E.failedCleanly(evidence, "slow", "the call ends in an error within 15 s"),
+    extraChecks: (evidence) => [
       E.check(
         "at most 3 attempts for the call",
         requestsTo(evidence, "api", "slow", "cleared").length <= 3,
         E.plural(requestsTo(evidence, "api", "slow", "cleared").length, "API request")
-      ),
-      E.recovered(evidence)
+      )
     ]
   })
 ]

@@ -8,6 +8,7 @@ import type * as Journal from "../../Journal.js"
 import * as SimulatorError from "../../SimulatorError.js"
 import * as E from "../evidence.js"
 import * as Stubs from "../stubs.js"
+import * as Refused from "./refused.js"
 
 const demo = CriteoSimulator.demoCredentials
 const demoCode = "demo-code"
@@ -180,22 +181,17 @@ const codeCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     expectation: "Two calls end in an error; the code is sent once at most; no API request.",
     env: () => ({ ...codeEnv(), CRITEO_REDIRECT_URI: "https://localhost:8443/elsewhere/callback" }),
     hangIsFailure: true,
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* ctx.call("first", { timeout: "20 seconds" })
-        yield* ctx.call("second", { timeout: "20 seconds" })
-      }),
-    check: (evidence) => [
-      E.failedCleanly(evidence, "first"),
-      E.failedCleanly(evidence, "second"),
-      E.tokenRequestCount(
+    run: Refused.twoCalls,
+    check: (evidence) =>
+      Refused.refusedTwice(
         evidence,
-        { max: 1 },
-        "the code is sent once at most",
-        evidence.tokenRequests.filter((r) => r.grantType === "authorization_code")
-      ),
-      E.noApiRequest(evidence)
-    ]
+        E.tokenRequestCount(
+          evidence,
+          { max: 1 },
+          "the code is sent once at most",
+          evidence.tokenRequests.filter((r) => r.grantType === "authorization_code")
+        )
+      )
   }),
 
   ConformanceCase.make({

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as E from "../evidence.js"
 import * as Stubs from "../stubs.js"
+import * as Refused from "./refused.js"
 
 const group = "token responses" as const
 
@@ -320,6 +321,12 @@ const tokenResponseCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   })
 ]
 
+const noRetry = (evidence: ConformanceCase.Evidence) =>
+  Refused.refusedTwice(
+    evidence,
+    E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)")
+  )
+
 const oauthErrorCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "oauth-error.invalid-client",
@@ -338,17 +345,8 @@ const oauthErrorCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       "better by asking again), and no API request.",
     env: () => ({ CRITEO_CLIENT_SECRET: "not-the-secret" }),
     hangIsFailure: true,
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* ctx.call("first", { timeout: "20 seconds" })
-        yield* ctx.call("second", { timeout: "20 seconds" })
-      }),
-    check: (evidence) => [
-      E.failedCleanly(evidence, "first"),
-      E.failedCleanly(evidence, "second"),
-      E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)"),
-      E.noApiRequest(evidence)
-    ]
+    run: Refused.twoCalls,
+    check: noRetry
   }),
 
   ConformanceCase.make({
@@ -373,15 +371,9 @@ const oauthErrorCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
             error_description: "This client is not allowed to use the client_credentials grant"
           })
         })
-        yield* ctx.call("first", { timeout: "20 seconds" })
-        yield* ctx.call("second", { timeout: "20 seconds" })
+        yield* Refused.twoCalls(ctx)
       }),
-    check: (evidence) => [
-      E.failedCleanly(evidence, "first"),
-      E.failedCleanly(evidence, "second"),
-      E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)"),
-      E.noApiRequest(evidence)
-    ]
+    check: noRetry
   })
 ]
 

@@ -15,6 +15,7 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -183,14 +184,17 @@ const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: Crite
       return second
     })
 
+  // the common case in two flatMaps: the token, then the answer (wrapped once, whatever its status)
   return (request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(auth.token, (token) =>
-      Effect.flatMap(send(request, token), (response) =>
-        response.status === 401
+      Effect.flatMap(self.execute(authorize(request, token)), (answer) => {
+        const response = withoutCredentials(answer, request)
+        return response.status === 401
           ? replay(request, token, response)
           : response.status === 403
           ? forbidden(request, response)
-          : Effect.succeed(response)))
+          : Effect.succeed(response)
+      }))
 }
 
 /**
@@ -298,44 +302,42 @@ const retrying = (options: RetryOptions) => {
       )
     )
   )
-  return <E, R>(
+  return <E, R, E2 = E>(
     attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
     request: HttpClientRequest.HttpClientRequest,
-    isTransportFailure: (error: E) => boolean
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> => {
+    isTransportFailure: (error: E) => boolean,
+    mapError: (error: E) => E2 = identity as (error: E) => E2
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> => {
     const retriesFailures = isIdempotent(request.method)
+    const fail = (error: E) => Effect.fail(mapError(error))
     /** Drives a new schedule from the first outcome that asks for a retry. */
     const retry = (first: HttpClientResponse.HttpClientResponse | E, failed: boolean) =>
       Effect.flatMap(Schedule.driver(policy), (driver) => {
         const onResponse = (
           response: HttpClientResponse.HttpClientResponse
-        ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+        ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
           isTransientStatus(response.status)
             ? Effect.matchEffect(driver.next(response), {
               onFailure: () => Effect.succeed(response),
               onSuccess: () => next
             })
             : Effect.succeed(response)
-        const onFailure = (error: E): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+        const onFailure = (error: E): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
           retriesFailures && isTransportFailure(error)
             ? Effect.matchEffect(driver.next(undefined), {
-              onFailure: () => Effect.fail(error),
+              onFailure: () => fail(error),
               onSuccess: () => next
             })
-            : Effect.fail(error)
-        const next: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> = Effect.suspend(() =>
+            : fail(error)
+        const next: Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> = Effect.suspend(() =>
           Effect.matchEffect(attempt, { onFailure, onSuccess: onResponse })
         )
         return failed ? onFailure(first as E) : onResponse(first as HttpClientResponse.HttpClientResponse)
       })
-    const onResponse = (response: HttpClientResponse.HttpClientResponse) =>
-      isTransientStatus(response.status) ? retry(response, false) : Effect.succeed(response)
-    return retriesFailures
-      ? Effect.matchEffect(attempt, {
-        onFailure: (error) => isTransportFailure(error) ? retry(error, true) : Effect.fail(error),
-        onSuccess: onResponse
-      })
-      : Effect.flatMap(attempt, onResponse)
+    return Effect.matchEffect(attempt, {
+      onFailure: (error) => retriesFailures && isTransportFailure(error) ? retry(error, true) : fail(error),
+      onSuccess: (response) => isTransientStatus(response.status) ? retry(response, false) : Effect.succeed(response)
+    })
   }
 }
 
@@ -368,9 +370,12 @@ export interface Options {
   readonly retry?: RetryOptions | undefined
 }
 
-/** A network failure or timeout on the API; those of the token endpoint were retried by `CriteoAuth`. */
-const isApiTransportFailure = (error: Error) =>
-  error._tag === "TransportError" && error.endpoint === "api" && error.reason !== "Decode"
+/**
+ * A platform error becomes a `TransportError`: a platform `RequestError` holds the request, bearer
+ * header included, so only a redacted summary is kept.
+ */
+const toCriteoError = (error: Error | HttpClientError.HttpClientError): Error =>
+  error._tag === "RequestError" || error._tag === "ResponseError" ? transportError("api", error) : error
 
 const trimSlashes = (value: string) => value.replace(/\/+$/, "")
 
@@ -412,13 +417,10 @@ export const make = (
       (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
         Effect.flatMap(requestEffect, (request) =>
           retry(
-            Effect.catchTags(send(request), {
-              // a platform RequestError holds the request, bearer header included: keep a redacted summary
-              RequestError: (error) => Effect.fail(transportError("api", error)),
-              ResponseError: (error) => Effect.fail(transportError("api", error))
-            }),
+            send(request),
             request,
-            isApiTransportFailure
+            isPlatformTransportFailure,
+            toCriteoError
           )),
       // in the preprocessing, as `HttpClient.mapRequest` did: a `mapRequest` added by the caller sees the full URL
       (request) => Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))

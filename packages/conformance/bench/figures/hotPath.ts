@@ -24,7 +24,7 @@ export interface Options {
   readonly warmup: number
 }
 
-export const defaults: Options = { rounds: 30, requests: 200, concurrency: 32, warmup: 2_000 }
+export const defaults: Options = { rounds: 30, requests: 1_000, concurrency: 32, warmup: 2_000 }
 
 export const pairs = [
   ["criteo-auth", "undici"],

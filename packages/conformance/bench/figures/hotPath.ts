@@ -40,6 +40,12 @@ export interface Result extends Options {
   readonly tokenLatencyMs: number
   /** Authenticated ÷ unauthenticated requests per second, per round: median and spread. */
   readonly ratio: Record<Authenticated, Spread & { readonly baseline: Clients.ClientName }>
+  /**
+   * criteo-auth's ratio ÷ the floor's, per round (both against the same undici client in the same
+   * round): what core's token logic costs beyond sending a bearer header. Optional: absent from
+   * figures measured before it existed.
+   */
+  readonly aboveFloor?: Spread | undefined
   /** The same ratio from CPU time per request (baseline's ÷ authenticated client's). */
   readonly cpuRatio: Record<Authenticated, Spread>
   /** What authentication adds to the CPU time of a request, in microseconds, per round: median and spread. */
@@ -125,6 +131,7 @@ export const run = async (options: Options = defaults): Promise<Result> => {
         pairs.map(([name]) => name),
         (name) => ({ ...rounded(spread(ratios[name])), baseline: pairs.find(([a]) => a === name)![1] })
       ),
+      aboveFloor: rounded(spread(ratios["criteo-auth"].map((ratio, r) => ratio / ratios["undici-bearer"][r]))),
       cpuRatio: recordOf(pairs.map(([name]) => name), (name) => rounded(spread(cpuRatios[name]))),
       cpuOverheadMicros: recordOf(pairs.map(([name]) => name), (name) => {
         const s = spread(overheads[name])

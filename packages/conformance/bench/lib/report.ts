@@ -133,6 +133,18 @@ export const table = (figures: Figures): string => {
       na,
       na
     ])
+    if (hot.aboveFloor !== undefined) {
+      rows.push([
+        "1. … criteo-auth's ratio ÷ the floor's, per round: what the token logic costs beyond sending the header",
+        `**${hot.aboveFloor.median.toFixed(3)}** (rounds ${hot.aboveFloor.min.toFixed(2)}–${
+          hot.aboveFloor.max.toFixed(2)
+        })`,
+        na,
+        na,
+        na,
+        na
+      ])
+    }
   }
 
   const stampede = figures.stampede

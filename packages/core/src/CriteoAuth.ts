@@ -7,6 +7,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -413,31 +414,46 @@ export const makeWith = (
         Effect.ignore
       )
 
-    const refreshDelay = (token: AccessToken.AccessToken) =>
-      Effect.gen(function*() {
-        const now = DateTime.toEpochMillis(yield* DateTime.now)
-        const spread = Duration.toMillis(jitterFor(token))
-        const offset = spread > 0 ? yield* Random.nextRange(0, spread) : 0
-        const at = DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token)) - offset
-        return Duration.millis(Math.max(0, at - now))
-      })
+    /** The instant (whole epoch ms) to refresh `token` at: expiry - lead - U(0, jitter). */
+    const refreshInstant = (token: AccessToken.AccessToken) =>
+      Effect.map(
+        Duration.toMillis(jitterFor(token)) > 0
+          ? Random.nextRange(0, Duration.toMillis(jitterFor(token)))
+          : Effect.succeed(0),
+        // whole milliseconds: clocks count in them, and a fraction left would be a sleep of nothing
+        (offset) => Math.floor(DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token)) - offset)
+      )
 
     /**
-     * Waits for a token, sleeps until its refresh instant, refreshes it; a newer token arriving
-     * meanwhile (a 401 replacement, a forced refresh) restarts the wait from that token.
+     * One fiber, no fork per token: waits for a token, sleeps until its refresh instant and refreshes it.
+     * A newer token installed meanwhile (a 401 replacement, a forced refresh) is picked up when the fiber
+     * wakes: it then sleeps until the newer token's instant. Each sleep lasts at most the lead time (20 s
+     * by default), so a newer token that must be refreshed sooner (a shorter lifetime) is seen in time;
+     * if it is not (a lifetime under twice the lead time), callers refresh it, never sending it expired.
+     * (Racing the sleep against the queue would fork two fibers for every token, and every fiber costs
+     * the scheduler an entry until the next full garbage collection.)
      */
-    const loop = (token: AccessToken.AccessToken): Effect.Effect<never> =>
-      Effect.raceFirst(
-        refreshDelay(token).pipe(
-          Effect.flatMap(Effect.sleep),
-          Effect.zipRight(refreshAhead(token)),
-          Effect.zipRight(Effect.never)
-        ),
-        Queue.take(installed)
-      ).pipe(Effect.flatMap(loop))
+    const loop = Effect.gen(function*() {
+      let token = yield* Queue.take(installed)
+      let at = yield* refreshInstant(token)
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        if (now >= at) {
+          yield* refreshAhead(token)
+          token = yield* Queue.take(installed)
+          at = yield* refreshInstant(token)
+          continue
+        }
+        yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(at - now, Duration.toMillis(leadFor(token))))))
+        const newer = yield* Queue.poll(installed)
+        if (Option.isSome(newer)) {
+          token = newer.value
+          at = yield* refreshInstant(token)
+        }
+      }
+    })
 
-    yield* Queue.take(installed).pipe(
-      Effect.flatMap(loop),
+    yield* loop.pipe(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.void

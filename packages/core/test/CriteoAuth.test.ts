@@ -124,6 +124,45 @@ describe("CriteoAuth", () => {
         Effect.withRandom(Random.fixed([0.5]))
       ))
 
+    it.scoped("a token installed early (a forced refresh) moves the background refresh to its own instant", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup({}, { refreshLeadTime: "20 seconds", refreshJitter: "20 seconds" })
+        yield* auth.token
+        yield* TestClock.adjust("300 seconds")
+        yield* auth.refresh // a new token at 300 s: expires at 1200 s, refreshed between 1160 s and 1180 s
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        yield* TestClock.adjust("859 seconds") // 1159 s: past the first token's instant, not the second's
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 2)
+        yield* TestClock.adjust("21 seconds")
+        yield* settle
+        assert.strictEqual(fake.stats.tokenRequests, 3)
+      }))
+
+    it.scoped("a newer token with a shorter lifetime is refreshed ahead of its own expiry", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          {
+            tokenReply: (n) =>
+              n === 2
+                ? { status: 200, body: { access_token: "short-lived", token_type: "Bearer", expires_in: 100 } }
+                : undefined
+          },
+          { refreshLeadTime: "20 seconds", refreshJitter: "20 seconds" }
+        )
+        yield* auth.token
+        yield* TestClock.adjust("10 seconds")
+        // expires at 110 s, refreshed between 70 s and 90 s: the background fiber, asleep for the first
+        // token's instant (about 870 s), must wake for it
+        yield* auth.refresh
+        for (let t = 10; t < 91; t++) {
+          yield* TestClock.adjust("1 second")
+          yield* settle
+        }
+        assert.strictEqual(fake.stats.tokenRequests, 3)
+        assert.isTrue(valueOf(yield* auth.token).startsWith("access-3-"))
+      }))
+
     it.scoped("short-lived tokens are refreshed ahead too (lead and jitter shrink to a quarter)", () =>
       Effect.gen(function*() {
         const { auth, fake } = yield* setup({ lifetime: 4 })

@@ -170,8 +170,10 @@ export const makeWith = (
 
     const leadFor = (token: AccessToken.AccessToken) => Duration.min(leadTime, quarter(token.expiresIn))
     const jitterFor = (token: AccessToken.AccessToken) => Duration.min(jitter, quarter(token.expiresIn))
-    const isFresh = (token: AccessToken.AccessToken, nowMillis: number) =>
-      DateTime.toEpochMillis(token.expiresAt) - nowMillis > Duration.toMillis(leadFor(token))
+    /** The instant (epoch ms) from which `token` is no longer handed out: its expiry less the lead time. */
+    const freshUntil = (token: AccessToken.AccessToken) =>
+      DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token))
+    const isFresh = (token: AccessToken.AccessToken, nowMillis: number) => nowMillis < freshUntil(token)
 
     const state = yield* SynchronizedRef.make<State>({
       current: Option.none(),
@@ -189,7 +191,7 @@ export const makeWith = (
       fast = Option.isSome(s.current)
         ? {
           token: s.current.value,
-          freshUntil: DateTime.toEpochMillis(s.current.value.expiresAt) - Duration.toMillis(leadFor(s.current.value))
+          freshUntil: freshUntil(s.current.value)
         }
         : undefined
       return s
@@ -421,7 +423,7 @@ export const makeWith = (
           ? Random.nextRange(0, Duration.toMillis(jitterFor(token)))
           : Effect.succeed(0),
         // whole milliseconds: clocks count in them, and a fraction left would be a sleep of nothing
-        (offset) => Math.floor(DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token)) - offset)
+        (offset) => Math.floor(freshUntil(token) - offset)
       )
 
     /**

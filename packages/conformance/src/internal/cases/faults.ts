@@ -16,6 +16,9 @@ const criteoRateLimits = {
     "wait until x-ratelimit-reset"
 }
 
+/** 429 with x-ratelimit-reset (whole seconds) 1 to 2 s ahead. */
+const rateLimit = Fault.rateLimit({ resetAfter: Duration.seconds(2) })
+
 const criteo5xx = { source: "Criteo: API errors", text: "5xx are transient: retry with exponential backoff" }
 
 const robustness = {
@@ -64,11 +67,16 @@ interface FaultCase {
 }
 
 /** Warms the client up where needed, then sets the fault on every request to its endpoint, or the next one. */
-const injectFault = (ctx: ConformanceCase.Context, options: FaultCase, which: "every" | "the next") =>
+const injectFault = (
+  ctx: ConformanceCase.Context,
+  options: Pick<FaultCase, "target" | "fault" | "what">,
+  which: "every" | "the next",
+  mark = "fault"
+) =>
   Effect.zipRight(
     warmUp(ctx, options.target),
     ctx.simulate(
-      "fault",
+      mark,
       `${options.what} on ${which} ${endpointName(options.target)} request`,
       which === "every"
         ? ctx.setFault(options.target, options.fault)
@@ -173,12 +181,7 @@ const rateLimitCases: ReadonlyArray<ConformanceCase.ConformanceCase> = targets.f
       hangIsFailure: true,
       run: (ctx) =>
         Effect.gen(function*() {
-          yield* warmUp(ctx, target)
-          yield* ctx.simulate(
-            "limited",
-            `429 on every ${name} request`,
-            ctx.setFault(target, Fault.rateLimit({ resetAfter: Duration.seconds(2) }))
-          )
+          yield* injectFault(ctx, { target, fault: rateLimit, what: "429" }, "every", "limited")
           yield* ctx.call("limited", { timeout: "30 seconds" })
         }),
       check: (evidence) => {
@@ -204,12 +207,7 @@ const rateLimitCases: ReadonlyArray<ConformanceCase.ConformanceCase> = targets.f
       hangIsFailure: true,
       run: (ctx) =>
         Effect.gen(function*() {
-          yield* warmUp(ctx, target)
-          yield* ctx.simulate(
-            "limited",
-            `429 on the next ${name} request`,
-            ctx.setFault(target, Fault.rateLimit({ resetAfter: Duration.seconds(2) }), { times: 1 })
-          )
+          yield* injectFault(ctx, { target, fault: rateLimit, what: "429" }, "the next", "limited")
           yield* ctx.call("call")
         }),
       check: (evidence) => [

@@ -32,3 +32,8 @@ export * as Grant from "./Grant.js"
  * @since 0.1.0
  */
 export * as TokenEndpoint from "./TokenEndpoint.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as TokenStore from "./TokenStore.js"

@@ -155,6 +155,16 @@ export interface Service {
   ) => Effect.Effect<Option.Option<Entry>, TokenStoreError>
   /** Forgets `key` entirely (a disconnected account). */
   readonly remove: (key: string) => Effect.Effect<void, TokenStoreError>
+  /**
+   * Shared rate-limit knowledge: records that the server asked the client of `key` to wait until
+   * `untilMillis` (epoch ms; a 429 with `x-ratelimit-reset` or `Retry-After`), so that the other
+   * processes sharing the store wait too instead of each discovering the limit. Keeps the later instant
+   * when one is already recorded; forgets it once passed. Optional: a store that no other process reads
+   * (memory) may leave it out, and a provider then keeps the knowledge to itself.
+   */
+  readonly recordRateLimit?: ((key: string, untilMillis: number) => Effect.Effect<void, TokenStoreError>) | undefined
+  /** The instant (epoch ms) until which the client of `key` must wait, if one is recorded and still ahead. */
+  readonly rateLimitedUntil?: ((key: string) => Effect.Effect<Option.Option<number>, TokenStoreError>) | undefined
 }
 
 /**
@@ -249,6 +259,7 @@ interface Slot {
  */
 export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
   const slots = yield* SynchronizedRef.make(new Map<string, Slot>())
+  const rateLimits = new Map<string, number>()
   let leaseCounter = 0
 
   const emptySlot = Effect.map(
@@ -334,6 +345,20 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
       (slot): readonly [void, Slot | undefined] => [undefined, { ...slot, entry: undefined, lease: undefined }]
     )
 
+  const recordRateLimit = (key: string, untilMillis: number) =>
+    Effect.sync(() => {
+      if ((rateLimits.get(key) ?? 0) < untilMillis) rateLimits.set(key, untilMillis)
+    })
+
+  const rateLimitedUntil = (key: string) =>
+    Effect.clockWith((clock) =>
+      Effect.map(clock.currentTimeMillis, (nowMillis) => {
+        const until = rateLimits.get(key)
+        if (until !== undefined && until <= nowMillis) rateLimits.delete(key)
+        return until !== undefined && until > nowMillis ? Option.some(until) : Option.none()
+      })
+    )
+
   return TokenStore.of({
     name: "memory",
     get,
@@ -342,7 +367,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     acquireLease,
     releaseLease,
     awaitChange,
-    remove
+    remove,
+    recordRateLimit,
+    rateLimitedUntil
   })
 })
 

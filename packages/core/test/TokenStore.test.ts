@@ -77,6 +77,18 @@ describe("TokenStore (memory)", () => {
       assert.isTrue(Option.isNone(seen))
     }))
 
+  it.effect("a recorded rate limit keeps the later instant and is forgotten once passed", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.makeMemory
+      assert.isTrue(Option.isNone(yield* store.rateLimitedUntil!("k")))
+      yield* store.recordRateLimit!("k", 30_000)
+      yield* store.recordRateLimit!("k", 10_000)
+      assert.deepStrictEqual(yield* store.rateLimitedUntil!("k"), Option.some(30_000))
+      assert.isTrue(Option.isNone(yield* store.rateLimitedUntil!("other")))
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue(Option.isNone(yield* store.rateLimitedUntil!("k")))
+    }))
+
   it("entries survive encoding and a corrupt text decodes as none", () => {
     const entry: TokenStore.Entry = { accessToken: token("a", "r"), refreshToken: Redacted.make("r"), version: 3 }
     const back = Option.getOrThrow(TokenStore.decodeEntry(TokenStore.encodeEntry(entry)))

@@ -157,12 +157,37 @@ const withoutCredentials = (
 ): HttpClientResponse.HttpClientResponse => new ResponseWithoutCredentials(response, request)
 
 /**
+ * A platform error, as the caller may see it: a `RequestError` or `ResponseError` of the client below
+ * holds the request it was given, bearer header included, and `JSON.stringify`, `util.inspect` and
+ * Node's report of an unhandled rejection print it. The same error is rebuilt on the request as the
+ * caller built it (and, for a `ResponseError`, on the response that points at it). Other errors pass.
+ */
+const errorWithoutCredentials = <E>(error: E, request: HttpClientRequest.HttpClientRequest): E => {
+  if (!HttpClientError.isHttpClientError(error)) return error
+  const description = error.description === undefined ? {} : { description: error.description }
+  const rebuilt: HttpClientError.HttpClientError = error._tag === "RequestError"
+    ? new HttpClientError.RequestError({ request, reason: error.reason, cause: error.cause, ...description })
+    : new HttpClientError.ResponseError({
+      request,
+      response: withoutCredentials(error.response, request),
+      reason: error.reason,
+      cause: error.cause,
+      ...description
+    })
+  // the same class with the same tag and fields as the error it replaces: a value of E
+  return rebuilt as E
+}
+
+/**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
  * 401 or 403) is a chain of `flatMap`s; the 401 replay and the 403 summary are separate functions.
  */
 const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: CriteoAuth.Service) => {
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    Effect.map(self.execute(authorize(request, token)), (response) => withoutCredentials(response, request))
+    Effect.matchEffect(self.execute(authorize(request, token)), {
+      onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
+      onSuccess: (response) => Effect.succeed(withoutCredentials(response, request))
+    })
 
   const forbidden = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
     Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.ForbiddenError(summary))
@@ -184,16 +209,20 @@ const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: Crite
       return second
     })
 
-  // the common case in two flatMaps: the token, then the answer (wrapped once, whatever its status)
+  // the common case in two steps: the token, then the answer (wrapped once, whatever its status); a
+  // failure of the client below is rebuilt without the bearer token
   return (request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(auth.token, (token) =>
-      Effect.flatMap(self.execute(authorize(request, token)), (answer) => {
-        const response = withoutCredentials(answer, request)
-        return response.status === 401
-          ? replay(request, token, response)
-          : response.status === 403
-          ? forbidden(request, response)
-          : Effect.succeed(response)
+      Effect.matchEffect(self.execute(authorize(request, token)), {
+        onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
+        onSuccess: (answer) => {
+          const response = withoutCredentials(answer, request)
+          return response.status === 401
+            ? replay(request, token, response)
+            : response.status === 403
+            ? forbidden(request, response)
+            : Effect.succeed(response)
+        }
       }))
 }
 
@@ -203,7 +232,9 @@ const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: Crite
  * the request replayed once; a second 401 fails with `UnauthorizedError`. A 403 fails with
  * `ForbiddenError` at once: a new token would not change a revoked consent.
  *
- * A replayed request is sent again as it was built: stream bodies cannot be replayed.
+ * A replayed request is sent again as it was built: stream bodies cannot be replayed. No response or
+ * error it returns holds the request with the `Authorization` header: a `RequestError` or
+ * `ResponseError` of the client below is rebuilt on the request as the caller built it.
  *
  * @since 0.1.0
  * @category middleware

@@ -42,7 +42,9 @@ export class AuthorizationCode extends Schema.TaggedClass<AuthorizationCode>(
   clientId: Schema.String,
   clientSecret: RedactedString,
   code: RedactedString,
-  redirectUri: Schema.String
+  redirectUri: Schema.String,
+  /** The PKCE verifier (RFC 7636) of the consent request, when the app enables PKCE. */
+  codeVerifier: Schema.optional(RedactedString)
 }) {
   /**
    * @since 0.1.0
@@ -115,12 +117,15 @@ export const authorizationCode = (options: {
   readonly clientSecret: Redacted.Redacted<string>
   readonly code: Redacted.Redacted<string>
   readonly redirectUri: string
+  /** The PKCE verifier of the consent request, when the app enables PKCE (since 0.2.0). */
+  readonly codeVerifier?: Redacted.Redacted<string> | undefined
 }): AuthorizationCode =>
   new AuthorizationCode({
     clientId: options.clientId,
     clientSecret: secret(options.clientSecret),
     code: secret(options.code),
-    redirectUri: options.redirectUri
+    redirectUri: options.redirectUri,
+    ...(options.codeVerifier === undefined ? {} : { codeVerifier: secret(options.codeVerifier) })
   })
 
 /**
@@ -149,7 +154,9 @@ export const secrets = (grant: Grant): ReadonlyArray<Redacted.Redacted<string>> 
     case "ClientCredentials":
       return [grant.clientSecret]
     case "AuthorizationCode":
-      return [grant.clientSecret, grant.code]
+      return grant.codeVerifier === undefined
+        ? [grant.clientSecret, grant.code]
+        : [grant.clientSecret, grant.code, grant.codeVerifier]
     case "RefreshToken":
       return [grant.clientSecret, grant.refreshToken]
   }

@@ -153,7 +153,14 @@ const formOf = (grant: Grant.Grant): Array<[string, string]> => {
     case "ClientCredentials":
       return common
     case "AuthorizationCode":
-      return [...common, ["code", Redacted.value(grant.code)], ["redirect_uri", grant.redirectUri]]
+      return [
+        ...common,
+        ["code", Redacted.value(grant.code)],
+        ["redirect_uri", grant.redirectUri],
+        ...(grant.codeVerifier === undefined
+          ? []
+          : [["code_verifier", Redacted.value(grant.codeVerifier)] as [string, string]])
+      ]
     case "RefreshToken":
       return [...common, ["refresh_token", Redacted.value(grant.refreshToken)]]
   }

@@ -37,3 +37,8 @@ export * as TokenEndpoint from "./TokenEndpoint.js"
  * @since 0.2.0
  */
 export * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as CriteoConsent from "./CriteoConsent.js"

@@ -34,6 +34,14 @@ import * as SimulatorError from "./SimulatorError.js"
 export const defaultImage = "wiremock/wiremock:3.13.2"
 
 /**
+ * Where the simulator listens by default: the loopback interface only (see `Options.bindAddress`).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultBindAddress = "127.0.0.1"
+
+/**
  * Criteo's token lifetime, the simulator's default.
  *
  * @since 0.1.0
@@ -210,6 +218,15 @@ export interface Options {
   readonly tokenLifetime?: Duration.DurationInput | undefined
   /** The host port to listen on. Default 0: any free port. */
   readonly port?: number | undefined
+  /**
+   * The host address to listen on (the process runtime) or publish the container's port on. Default
+   * `127.0.0.1`: WireMock's admin API (`/__admin`) has no authentication — whoever reaches it can read the
+   * journal, add proxy stubs that make the simulator fetch any URL, or shut it down. Give `0.0.0.0` (or
+   * another address) only to expose it deliberately, on a network you trust.
+   *
+   * @since 0.2.0
+   */
+  readonly bindAddress?: string | undefined
   /** The image of the container runtime. Default `wiremock/wiremock:3.13.2`. */
   readonly image?: string | undefined
   /** The java executable of the process runtime. Default `$JAVA_HOME/bin/java`, else `java`. */
@@ -265,6 +282,15 @@ interface Started {
   readonly baseUrl: string
 }
 
+const isWildcard = (options: Options) => ["0.0.0.0", "::", ""].includes(options.bindAddress ?? defaultBindAddress)
+
+/** The address this process reaches the simulator on: loopback when it listens on every interface. */
+const reachableHost = (options: Options) => {
+  const bind = options.bindAddress ?? defaultBindAddress
+  if (isWildcard(options)) return "127.0.0.1"
+  return bind.includes(":") ? `[${bind}]` : bind
+}
+
 const startProcess = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
   Effect.gen(function*() {
     const java = options.java ?? ProcessRuntime.defaultJava()
@@ -278,11 +304,11 @@ const startProcess = (options: Options, environment: Record<string, string>, sta
       fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
       environment,
       port: options.port ?? 0,
-      host: "127.0.0.1",
+      host: options.bindAddress ?? defaultBindAddress,
       startupTimeout,
       wiremockArgs
     })
-    return { runtime: "process" as const, baseUrl: `http://127.0.0.1:${port}` }
+    return { runtime: "process" as const, baseUrl: `http://${reachableHost(options)}:${port}` }
   })
 
 const startContainer = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
@@ -292,10 +318,16 @@ const startContainer = (options: Options, environment: Record<string, string>, s
       fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
       environment,
       port: options.port ?? 0,
+      bindAddress: options.bindAddress ?? defaultBindAddress,
       startupTimeout,
       wiremockArgs
     }),
-    ({ host, port }) => ({ runtime: "container" as const, baseUrl: `http://${host}:${port}` })
+    // On every interface, the engine's host (a remote engine's included) is where the port is; else the
+    // address it is published on.
+    ({ host, port }) => ({
+      runtime: "container" as const,
+      baseUrl: `http://${isWildcard(options) ? host : reachableHost(options)}:${port}`
+    })
   )
 
 // Enough threads for many clients held by delayed answers at once (the default is 25).

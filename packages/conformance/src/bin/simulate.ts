@@ -2,10 +2,10 @@
  * `pnpm simulate`: runs the Criteo simulator in the foreground for offline development, prints where it
  * is, the demo credentials and curl commands that work as pasted; Ctrl-C stops it (JVM or container).
  *
- *   pnpm simulate [--runtime auto|container|process] [--port 8080] [--token-lifetime 900]
+ *   pnpm simulate [--runtime auto|container|process] [--port 8080] [--token-lifetime 900] [--bind 127.0.0.1]
  *
- * The same settings can come from CRITEO_SIMULATOR_RUNTIME, CRITEO_SIMULATOR_PORT and
- * CRITEO_SIMULATOR_TOKEN_LIFETIME (seconds).
+ * The same settings can come from CRITEO_SIMULATOR_RUNTIME, CRITEO_SIMULATOR_PORT,
+ * CRITEO_SIMULATOR_TOKEN_LIFETIME (seconds) and CRITEO_SIMULATOR_BIND.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -18,12 +18,16 @@ import { parseArgs } from "node:util"
 import * as CriteoSimulator from "../CriteoSimulator.js"
 
 const usage = `Usage: pnpm simulate [--runtime auto|container|process] [--port PORT] [--token-lifetime SECONDS]
+                     [--bind ADDRESS]
 
 Runs the Criteo simulator (WireMock with the fixtures of fixtures/) until Ctrl-C.
   --runtime         auto (default): a container if Docker answers, else a local JVM
   --port            the port to listen on (default 8080; 0 for any free port)
   --token-lifetime  the lifetime of issued tokens in seconds (default 900, Criteo's)
-Environment: CRITEO_SIMULATOR_RUNTIME, CRITEO_SIMULATOR_PORT, CRITEO_SIMULATOR_TOKEN_LIFETIME.`
+  --bind            the address to listen on (default 127.0.0.1). WireMock's admin API has no
+                    authentication: give 0.0.0.0 only to expose it deliberately, on a network you trust
+Environment: CRITEO_SIMULATOR_RUNTIME, CRITEO_SIMULATOR_PORT, CRITEO_SIMULATOR_TOKEN_LIFETIME,
+CRITEO_SIMULATOR_BIND.`
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -31,6 +35,7 @@ const { values: flags } = parseArgs({
     runtime: { type: "string" },
     port: { type: "string" },
     "token-lifetime": { type: "string" },
+    bind: { type: "string" },
     help: { type: "boolean", short: "h" }
   }
 })
@@ -40,7 +45,8 @@ const settings = Config.all({
     Config.withDefault("auto" as const)
   ),
   port: Config.integer("CRITEO_SIMULATOR_PORT").pipe(Config.withDefault(8080)),
-  tokenLifetime: Config.integer("CRITEO_SIMULATOR_TOKEN_LIFETIME").pipe(Config.withDefault(900))
+  tokenLifetime: Config.integer("CRITEO_SIMULATOR_TOKEN_LIFETIME").pipe(Config.withDefault(900)),
+  bind: Config.string("CRITEO_SIMULATOR_BIND").pipe(Config.withDefault(CriteoSimulator.defaultBindAddress))
 })
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
@@ -100,7 +106,13 @@ const main = Effect.gen(function*() {
     return yield* Effect.fail(`--token-lifetime must be a whole number of seconds, got ${flags["token-lifetime"]}`)
   }
   yield* Console.log(`Starting the Criteo simulator (runtime: ${runtime})...`)
-  const sim = yield* CriteoSimulator.make({ runtime, port, tokenLifetime: Duration.seconds(tokenLifetime) })
+  const bindAddress = flags.bind ?? env.bind
+  const sim = yield* CriteoSimulator.make({
+    runtime,
+    port,
+    bindAddress,
+    tokenLifetime: Duration.seconds(tokenLifetime)
+  })
   yield* Effect.addFinalizer(() => Console.log(`\nCriteo simulator (${sim.runtime}) stopped.`))
   yield* Console.log(banner(sim))
   return yield* Effect.never

@@ -15,6 +15,8 @@ export interface ContainerOptions {
   readonly fixturesDir: string
   readonly environment: Readonly<Record<string, string>>
   readonly port: number
+  /** The host address the port is published on: `127.0.0.1` unless exposing it is deliberate. */
+  readonly bindAddress: string
   readonly startupTimeout: Duration.Duration
   readonly wiremockArgs: ReadonlyArray<string>
 }
@@ -49,6 +51,22 @@ export const detect = (timeout: Duration.DurationInput): Effect.Effect<string, s
     Effect.timeoutFail({ duration: timeout, onTimeout: () => "no container runtime answered in time" })
   )
 
+/**
+ * testcontainers publishes ports on every interface (`0.0.0.0` and `[::]`) and has no option for the host
+ * address: WireMock's admin API has no authentication, so the bindings it builds get a `HostIp` here.
+ */
+const publishOn = (tc: typeof Testcontainers, bindAddress: string) =>
+  class extends tc.GenericContainer {
+    override withExposedPorts(...ports: Array<Testcontainers.PortWithOptionalBinding>) {
+      super.withExposedPorts(...ports)
+      const bindings = this.hostConfig.PortBindings as Record<string, Array<Record<string, string>>> | undefined
+      for (const list of Object.values(bindings ?? {})) {
+        for (const binding of list) binding["HostIp"] = bindAddress
+      }
+      return this
+    }
+  }
+
 const instanceLabel = "io.criteo-auth.simulator.instance"
 
 const removeInstance = (tc: typeof Testcontainers, instance: string) =>
@@ -74,7 +92,8 @@ export const start = (
     const tc = yield* load
     const instance = Crypto.randomUUID()
     const startupMillis = Duration.toMillis(options.startupTimeout)
-    const container = new tc.GenericContainer(options.image)
+    const Container = publishOn(tc, options.bindAddress)
+    const container = new Container(options.image)
       .withExposedPorts(options.port === 0 ? 8080 : { container: 8080, host: options.port })
       .withEnvironment({ ...options.environment })
       .withCommand(["--disable-banner", ...options.wiremockArgs])

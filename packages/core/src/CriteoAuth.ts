@@ -15,6 +15,7 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -26,11 +27,12 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import * as AccessToken from "./AccessToken.js"
+import type * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
-import * as Grant from "./Grant.js"
+import type * as Grant from "./Grant.js"
 import { backoff } from "./internal/backoff.js"
+import * as TokenState from "./internal/tokenState.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 
 /**
@@ -117,6 +119,10 @@ export interface Options extends TokenEndpoint.Options {
 }
 
 /**
+ * Every policy constant of the provider. The first seven are the defaults of `Options`; the
+ * `background*` ones bound the retries of a failed background refresh (it keeps serving the current
+ * token meanwhile, and stops once that token is no longer fresh: callers then ask themselves).
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -127,25 +133,22 @@ export const defaults = {
   maxAttempts: 4,
   baseDelay: Duration.millis(250),
   maxDelay: Duration.seconds(10),
-  maxRateLimitWait: Duration.seconds(60)
+  maxRateLimitWait: Duration.seconds(60),
+  /** The first delay before a failed background refresh is tried again, doubled on each retry, with jitter. */
+  backgroundRetryBaseDelay: Duration.seconds(1),
+  /** The cap of one delay between background refresh attempts. */
+  backgroundRetryMaxDelay: Duration.seconds(30),
+  /** Retries of one background refresh, at most. */
+  backgroundRetries: 20
 } as const
 
-interface Failure {
-  readonly error: CriteoAuthError.TokenError
-  readonly untilMillis: number
+/** The lock-free copy of the current token that `token` reads, and the instant (epoch ms) it stops being fresh. */
+interface FastPath {
+  readonly token: AccessToken.AccessToken
+  readonly freshUntil: number
 }
 
-interface State {
-  readonly current: Option.Option<AccessToken.AccessToken>
-  readonly inflight: Option.Option<Deferred.Deferred<AccessToken.AccessToken, CriteoAuthError.TokenError>>
-  /** The grant the next exchange uses: the configured one, then refresh_token grants as they rotate. */
-  readonly grant: Grant.Grant
-  /** Set once an authorization code has been exchanged: it is never sent twice. */
-  readonly codeSpent: boolean
-  readonly failure: Option.Option<Failure>
-}
-
-const quarter = (duration: Duration.Duration): Duration.Duration => Duration.unsafeDivide(duration, 4)
+type Inflight = Deferred.Deferred<AccessToken.AccessToken, CriteoAuthError.TokenError>
 
 /**
  * Builds the provider on an existing `TokenEndpoint` service. Background work belongs to the scope.
@@ -160,42 +163,34 @@ export const makeWith = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const clientId = options.grant.clientId
-    const leadTime = Duration.decode(options.refreshLeadTime ?? defaults.refreshLeadTime)
-    const jitter = Duration.decode(options.refreshJitter ?? defaults.refreshJitter)
-    const cooldown = Duration.toMillis(options.failureCooldown ?? defaults.failureCooldown)
+    const policy: TokenState.Policy = {
+      leadTime: Duration.decode(options.refreshLeadTime ?? defaults.refreshLeadTime),
+      jitter: Duration.decode(options.refreshJitter ?? defaults.refreshJitter),
+      failureCooldownMillis: Duration.toMillis(options.failureCooldown ?? defaults.failureCooldown),
+      maxRateLimitWaitMillis: Duration.toMillis(options.retry?.maxRateLimitWait ?? defaults.maxRateLimitWait),
+      minRefreshIntervalMillis: 0
+    }
     const maxAttempts = Math.max(1, Math.floor(options.retry?.maxAttempts ?? defaults.maxAttempts))
     const baseDelay = Duration.decode(options.retry?.baseDelay ?? defaults.baseDelay)
     const maxDelay = Duration.decode(options.retry?.maxDelay ?? defaults.maxDelay)
-    const maxRateLimitWait = Duration.decode(options.retry?.maxRateLimitWait ?? defaults.maxRateLimitWait)
+    const maxRateLimitWait = Duration.millis(policy.maxRateLimitWaitMillis)
 
-    const leadFor = (token: AccessToken.AccessToken) => Duration.min(leadTime, quarter(token.expiresIn))
-    const jitterFor = (token: AccessToken.AccessToken) => Duration.min(jitter, quarter(token.expiresIn))
-    /** The instant (epoch ms) from which `token` is no longer handed out: its expiry less the lead time. */
-    const freshUntil = (token: AccessToken.AccessToken) =>
-      DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(leadFor(token))
-    const isFresh = (token: AccessToken.AccessToken, nowMillis: number) => nowMillis < freshUntil(token)
-
-    const state = yield* SynchronizedRef.make<State>({
-      current: Option.none(),
-      inflight: Option.none(),
-      grant: options.grant,
-      codeSpent: false,
-      failure: Option.none()
-    })
+    const state = yield* SynchronizedRef.make(TokenState.initial<Inflight>(options.grant))
     // The lock-free fast path of `token`: the current token and the instant (epoch ms) until which it
-    // may be handed out. Written only inside the two updates of `state` that change `current` (a new
-    // token installed, a token invalidated), so it never disagrees with `state`. Reading it costs a
-    // variable read where `Ref.get` and `Effect.zip` with the clock cost microseconds per request.
-    let fast: { readonly token: AccessToken.AccessToken; readonly freshUntil: number } | undefined
-    const mirror = (s: State): State => {
-      fast = Option.isSome(s.current)
-        ? {
-          token: s.current.value,
-          freshUntil: freshUntil(s.current.value)
-        }
-        : undefined
+    // may be handed out. Written only by `transition`, inside the updates of `state`, so it never
+    // disagrees with `state`. Reading it costs a variable read where `Ref.get` and `Effect.zip` with the
+    // clock cost microseconds per request.
+    let fast: FastPath | undefined
+    const mirror = (s: TokenState.State<Inflight>): TokenState.State<Inflight> => {
+      fast = s.current === undefined
+        ? undefined
+        : { token: s.current, freshUntil: TokenState.freshUntil(s.current, policy) }
       return s
     }
+    /** Applies a transition under the lock, keeping the fast path in step. */
+    const transition = (f: (s: TokenState.State<Inflight>) => TokenState.State<Inflight>) =>
+      SynchronizedRef.update(state, (s) => mirror(f(s)))
+    const nowMillis = Effect.clockWith((clock) => clock.currentTimeMillis)
 
     const installed = yield* Queue.sliding<AccessToken.AccessToken>(1)
     yield* Effect.addFinalizer(() => Queue.shutdown(installed))
@@ -241,51 +236,6 @@ export const makeWith = (
         })
       )
 
-    /** Settles the state after an acquisition: install the token and rotate the grant, or record the failure. */
-    const settle = (exit: Exit.Exit<AccessToken.AccessToken, CriteoAuthError.TokenError>) =>
-      Effect.gen(function*() {
-        const now = yield* DateTime.now
-        if (exit._tag === "Success") {
-          const token = exit.value
-          const rotated = token.refreshToken
-          yield* SynchronizedRef.update(state, (s) =>
-            mirror({
-              current: Option.some(token),
-              inflight: Option.none(),
-              codeSpent: s.codeSpent || s.grant._tag === "AuthorizationCode",
-              failure: Option.none(),
-              grant: rotated !== undefined && s.grant._tag !== "ClientCredentials"
-                ? Grant.refreshToken({ clientId, clientSecret: s.grant.clientSecret, refreshToken: rotated })
-                : s.grant
-            }))
-          yield* Queue.offer(installed, token)
-          yield* Effect.logDebug("CriteoAuth: new token").pipe(
-            Effect.annotateLogs({
-              "criteo.client_id": clientId,
-              "token.fingerprint": token.fingerprint,
-              "token.expires_at": DateTime.formatIso(token.expiresAt)
-            })
-          )
-          return
-        }
-        const failure = Cause.failureOption(exit.cause)
-        yield* SynchronizedRef.update(state, (s) => ({
-          ...s,
-          inflight: Option.none(),
-          codeSpent: s.codeSpent || s.grant._tag === "AuthorizationCode",
-          failure: Option.flatMap(failure, (error): Option.Option<Failure> => {
-            const nowMillis = DateTime.toEpochMillis(now)
-            if (error._tag === "InvalidClientError" || error._tag === "InvalidGrantError") {
-              return Option.some({ error, untilMillis: nowMillis + cooldown })
-            }
-            if (error._tag === "RateLimitedError" && error.retryAfter !== undefined) {
-              return Option.some({ error, untilMillis: nowMillis + Duration.toMillis(error.retryAfter) })
-            }
-            return Option.none()
-          })
-        }))
-      })
-
     const notifyRefreshToken = (token: AccessToken.AccessToken) =>
       token.refreshToken === undefined || options.onRefreshToken === undefined
         ? Effect.void
@@ -297,25 +247,46 @@ export const makeWith = (
           )
         )
 
-    /** Starts an acquisition in the layer's scope, so that no caller's interruption cancels a shared request. */
-    const start = (s: State, origin: "caller" | "background") =>
+    /** Exchanges the grant the state names (an authorization code at most once) and reports a new refresh token. */
+    const obtain = Effect.gen(function*() {
+      const grant = TokenState.grantFor(yield* SynchronizedRef.get(state), undefined)
+      if (Either.isLeft(grant)) return yield* Effect.fail(grant.left)
+      if (grant.right._tag === "AuthorizationCode") yield* transition(TokenState.codeSent)
+      const token = yield* exchange(grant.right)
+      yield* notifyRefreshToken(token)
+      return token
+    })
+
+    /** Settles the state after an acquisition: install the token, or remember the failure. */
+    const settle = (exit: Exit.Exit<AccessToken.AccessToken, CriteoAuthError.TokenError>) =>
       Effect.gen(function*() {
-        const deferred = yield* Deferred.make<AccessToken.AccessToken, CriteoAuthError.TokenError>()
-        const acquisition = s.codeSpent && s.grant._tag === "AuthorizationCode"
-          ? Effect.fail(
-            new CriteoAuthError.InvalidGrantError({
-              clientId,
-              status: 0,
-              grantType: "authorization_code",
-              description: "the authorization code was already exchanged and no refresh token was issued"
+        if (exit._tag === "Success") {
+          const token = exit.value
+          yield* transition((s) => TokenState.installed(s, token))
+          yield* Queue.offer(installed, token)
+          yield* Effect.logDebug("CriteoAuth: new token").pipe(
+            Effect.annotateLogs({
+              "criteo.client_id": clientId,
+              "token.fingerprint": token.fingerprint,
+              "token.expires_at": DateTime.formatIso(token.expiresAt)
             })
           )
-          : exchange(s.grant).pipe(Effect.tap(notifyRefreshToken))
-        yield* acquisition.pipe(
+          return
+        }
+        const now = yield* nowMillis
+        const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+        yield* transition((s) => TokenState.failed(s, error, now, policy))
+      })
+
+    /** Starts an acquisition in the layer's scope, so that no caller's interruption cancels a shared request. */
+    const start = (s: TokenState.State<Inflight>, background: boolean) =>
+      Effect.gen(function*() {
+        const deferred = yield* Deferred.make<AccessToken.AccessToken, CriteoAuthError.TokenError>()
+        yield* obtain.pipe(
           Effect.onExit((exit) =>
             Effect.all([
               settle(exit),
-              origin === "background"
+              background
                 ? Metric.increment(
                   Metric.tagged(
                     CriteoAuthMetrics.backgroundRefreshes,
@@ -330,40 +301,27 @@ export const makeWith = (
           Effect.interruptible,
           Effect.forkIn(scope)
         )
-        return [Deferred.await(deferred), { ...s, inflight: Option.some(deferred) }] as const
+        return [Deferred.await(deferred), TokenState.started(s, deferred)] as const
       })
 
-    const cachedFailure = (s: State, nowMillis: number) =>
-      Option.flatMap(s.failure, (failure) => {
-        if (failure.untilMillis <= nowMillis) return Option.none()
-        if (failure.error._tag === "RateLimitedError") {
-          return Option.some<CriteoAuthError.TokenError>(
-            new CriteoAuthError.RateLimitedError({
-              ...failure.error,
-              retryAfter: Duration.millis(failure.untilMillis - nowMillis)
-            })
-          )
-        }
-        return Option.some(failure.error)
-      })
-
-    /** The slow path: decide under the lock whether to join, start, or answer from the cache. */
-    const acquire = (force: Option.Option<AccessToken.AccessToken> | "always") =>
+    /** The slow path: decide under the lock whether to serve, join, fail, or start an acquisition. */
+    const acquire = (intent: TokenState.Intent) =>
       SynchronizedRef.modifyEffect(state, (s) =>
         Effect.gen(function*() {
-          const nowMillis = DateTime.toEpochMillis(yield* DateTime.now)
-          if (Option.isSome(s.inflight)) return [Deferred.await(s.inflight.value), s] as const
-          if (force !== "always" && Option.isSome(s.current)) {
-            const current = s.current.value
-            const stale = Option.isSome(force) && AccessToken.sameValue(force.value, current)
-            if (!stale && isFresh(current, nowMillis)) return [Effect.succeed(current), s] as const
+          const decision = TokenState.decide(s, intent, yield* nowMillis, policy)
+          switch (decision._tag) {
+            case "Serve":
+              return [Effect.succeed(decision.token), s] as const
+            case "Join":
+              return [Deferred.await(decision.inflight), s] as const
+            case "Fail":
+              return [Effect.fail(decision.error), s] as const
+            case "Start":
+              return yield* start(s, decision.background)
           }
-          const failure = cachedFailure(s, nowMillis)
-          if (Option.isSome(failure)) return [Effect.fail(failure.value), s] as const
-          return yield* start(s, force !== "always" && Option.isSome(force) ? "background" : "caller")
         })).pipe(Effect.flatten)
 
-    const slow = acquire(Option.none())
+    const slow = acquire(TokenState.Token)
     const token: Effect.Effect<AccessToken.AccessToken, CriteoAuthError.TokenError> = Effect.clockWith((clock) => {
       const cached = fast
       return cached !== undefined && clock.unsafeCurrentTimeMillis() < cached.freshUntil
@@ -371,41 +329,39 @@ export const makeWith = (
         : slow
     })
 
-    const refresh = acquire("always")
+    const refresh = acquire(TokenState.Refresh)
 
     const invalidate = (token: AccessToken.AccessToken) =>
-      SynchronizedRef.modify(state, (s): readonly [boolean, State] =>
-        Option.isSome(s.current) && AccessToken.sameValue(s.current.value, token)
-          ? [true, mirror({ ...s, current: Option.none() })]
-          : [false, s]).pipe(
-          Effect.tap((dropped) =>
-            dropped
-              ? Effect.logDebug("CriteoAuth: token invalidated").pipe(
-                Effect.annotateLogs({ "criteo.client_id": clientId, "token.fingerprint": token.fingerprint })
-              )
-              : Effect.void
-          )
+      SynchronizedRef.modify(state, (s) => {
+        const [dropped, next] = TokenState.invalidated(s, token)
+        return [dropped, dropped ? mirror(next) : next] as const
+      }).pipe(
+        Effect.tap((dropped) =>
+          dropped
+            ? Effect.logDebug("CriteoAuth: token invalidated").pipe(
+              Effect.annotateLogs({ "criteo.client_id": clientId, "token.fingerprint": token.fingerprint })
+            )
+            : Effect.void
         )
+      )
 
     // -------------------------------------------------------------------------
     // the background refresh ahead of expiry
     // -------------------------------------------------------------------------
 
-    const backgroundPolicy = Schedule.exponential(Duration.seconds(1), 2).pipe(
-      Schedule.modifyDelay((_, delay) =>
-        Duration.min(delay, Duration.seconds(30))
-      ),
+    const backgroundPolicy = Schedule.exponential(defaults.backgroundRetryBaseDelay, 2).pipe(
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, defaults.backgroundRetryMaxDelay)),
       Schedule.jittered,
-      Schedule.intersect(Schedule.recurs(20)),
+      Schedule.intersect(Schedule.recurs(defaults.backgroundRetries)),
       Schedule.whileInput(CriteoAuthError.isRetryable)
     )
 
     /** Refreshes `token` unless something else already replaced it, while it is worth trying. */
     const refreshAhead = (token: AccessToken.AccessToken) =>
-      acquire(Option.some(token)).pipe(
+      acquire(TokenState.RefreshAhead(token)).pipe(
         Effect.retry(
           backgroundPolicy.pipe(
-            Schedule.checkEffect(() => Effect.map(DateTime.now, (now) => isFresh(token, DateTime.toEpochMillis(now))))
+            Schedule.checkEffect(() => Effect.map(nowMillis, (now) => TokenState.isFresh(token, now, policy)))
           )
         ),
         Effect.tapError((error) =>
@@ -417,14 +373,13 @@ export const makeWith = (
       )
 
     /** The instant (whole epoch ms) to refresh `token` at: expiry - lead - U(0, jitter). */
-    const refreshInstant = (token: AccessToken.AccessToken) =>
-      Effect.map(
-        Duration.toMillis(jitterFor(token)) > 0
-          ? Random.nextRange(0, Duration.toMillis(jitterFor(token)))
-          : Effect.succeed(0),
-        // whole milliseconds: clocks count in them, and a fraction left would be a sleep of nothing
-        (offset) => Math.floor(freshUntil(token) - offset)
+    const refreshInstant = (token: AccessToken.AccessToken) => {
+      const jitter = TokenState.jitterMillis(token, policy)
+      return Effect.map(
+        jitter > 0 ? Random.nextRange(0, jitter) : Effect.succeed(0),
+        (offset) => TokenState.refreshAt(token, policy, offset, undefined)
       )
+    }
 
     /**
      * One fiber, no fork per token: waits for a token, sleeps until its refresh instant and refreshes it.
@@ -446,7 +401,7 @@ export const makeWith = (
           at = yield* refreshInstant(token)
           continue
         }
-        yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(at - now, Duration.toMillis(leadFor(token))))))
+        yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(at - now, TokenState.leadMillis(token, policy)))))
         const newer = yield* Queue.poll(installed)
         if (Option.isSome(newer)) {
           token = newer.value

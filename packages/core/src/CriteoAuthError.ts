@@ -63,6 +63,10 @@ export class InvalidClientError extends Schema.TaggedError<InvalidClientError>(
  * The grant itself was refused (OAuth `invalid_grant`): the authorization code or refresh token is
  * invalid, expired, already used, or the consent was withdrawn. The user has to consent again.
  *
+ * `reason` says who refused it: `Refused` when the token endpoint answered `invalid_grant` (with
+ * `status`); `CodeAlreadyUsed` when the provider refused to send an authorization code a second time
+ * (no refresh token came with the first exchange) and made no request, so there is no `status`.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -70,8 +74,15 @@ export class InvalidGrantError extends Schema.TaggedError<InvalidGrantError>(
   "@criteo-auth/core/InvalidGrantError"
 )("InvalidGrantError", {
   ...OAuthFields,
+  /**
+   * The HTTP status the token endpoint answered with; absent when no request was made (reason
+   * `CodeAlreadyUsed`). Before 0.2.0 that case carried a sentinel status 0.
+   */
+  status: Schema.optional(Schema.Number),
   /** The grant type that was refused. */
-  grantType: Schema.String
+  grantType: Schema.String,
+  /** Who refused the grant (since 0.2.0): the server (`Refused`), or the provider (`CodeAlreadyUsed`). */
+  reason: Schema.optionalWith(Schema.Literal("Refused", "CodeAlreadyUsed"), { default: () => "Refused" as const })
 }) {
   /**
    * @since 0.1.0
@@ -81,6 +92,11 @@ export class InvalidGrantError extends Schema.TaggedError<InvalidGrantError>(
    * @since 0.1.0
    */
   get message(): string {
+    if (this.reason === "CodeAlreadyUsed") {
+      return `the authorization code of client "${this.clientId}" was already exchanged and no refresh token was issued (not sent again)${
+        describe(this.description)
+      }; the user must give consent again`
+    }
     return `Criteo refused the ${this.grantType} grant of client "${this.clientId}" (invalid_grant, HTTP ${this.status})${
       describe(this.description)
     }; the user must give consent again`

@@ -357,6 +357,10 @@ describe("CriteoAuth", () => {
         yield* auth.invalidate(first)
         const error = yield* Effect.flip(auth.token)
         assert.strictEqual(error._tag, "InvalidGrantError")
+        if (error._tag === "InvalidGrantError") {
+          assert.strictEqual(error.reason, "CodeAlreadyUsed")
+          assert.isUndefined(error.status)
+        }
         assert.strictEqual(fake.stats.tokenRequests, 1)
       }))
 

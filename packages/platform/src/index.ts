@@ -22,3 +22,8 @@ export * as CriteoLayer from "./CriteoLayer.js"
  * @since 0.1.0
  */
 export * as CriteoNode from "./CriteoNode.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as CriteoFileStore from "./CriteoFileStore.js"

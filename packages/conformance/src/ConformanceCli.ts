@@ -33,6 +33,7 @@ import * as ConformanceCase from "./ConformanceCase.js"
 import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
 import * as HtmlReport from "./HtmlReport.js"
+import * as Version from "./internal/version.js"
 import * as JUnitReport from "./JUnitReport.js"
 import * as Protocol from "./Protocol.js"
 import * as Report from "./Report.js"
@@ -42,6 +43,8 @@ import * as Scorecard from "./Scorecard.js"
 /**
  * @since 0.1.0
  * @category constants
+ * @deprecated since 0.2.0: the tool reports the version in this package's package.json; this constant is no
+ * longer kept in step with it.
  */
 export const version = "0.1.0"
 
@@ -51,8 +54,16 @@ export const version = "0.1.0"
  */
 export const ExitCode = { Success: 0, Failed: 1, CannotRun: 2 } as const
 
-/** A failure of the tool itself, already phrased for the user. */
-class CannotRun extends Data.TaggedError("CannotRun")<{ readonly sentence: string }> {}
+/**
+ * An expected failure of the tool itself, already phrased for the user: printed as
+ * `criteo-conformance: <sentence>` and ending with `code` (the same class as the criteo-auth CLI's).
+ */
+class UserError extends Data.TaggedError("UserError")<{
+  readonly code: typeof ExitCode[keyof typeof ExitCode]
+  readonly sentence: string
+}> {}
+
+const cannotRun = (sentence: string) => new UserError({ code: ExitCode.CannotRun, sentence })
 
 /** The run happened and failed: the scorecard says why. */
 class RunFailed extends Data.TaggedError("RunFailed")<{}> {}
@@ -140,15 +151,15 @@ const resolveAdapters = (
     const given = parseExpected(expectedArgs)
     const unlabeled = given.filter((g) => g.label === undefined)
     if (unlabeled.length > 0 && adapters.length > 1) {
-      return yield* new CannotRun({
-        sentence: "with several --adapter, say which adapter each --expected file is for: --expected LABEL=FILE"
-      })
+      return yield* cannotRun(
+        "with several --adapter, say which adapter each --expected file is for: --expected LABEL=FILE"
+      )
     }
     return yield* Effect.forEach(adapters, (label) =>
       Effect.gen(function*() {
         const builtin = BuiltinAdapters.find(label)
         const command = yield* BuiltinAdapters.command(label).pipe(
-          Effect.mapError((error) => new CannotRun({ sentence: error.message }))
+          Effect.mapError((error) => cannotRun(error.message))
         )
         const spec: Runner.AdapterSpec = { label, command: command ?? label, cwd: workingDirectory() }
         const file = given.find((g) => g.label === label) ?? (adapters.length === 1 ? unlabeled[0] : undefined)
@@ -162,7 +173,7 @@ const resolveAdapters = (
         return { spec, expected } satisfies Resolved
       }))
   }).pipe(
-    Effect.catchTag("ExpectedFailuresError", (error) => Effect.fail(new CannotRun({ sentence: error.message })))
+    Effect.catchTag("ExpectedFailuresError", (error) => Effect.fail(cannotRun(error.message)))
   )
 
 const writeReports = (dir: string, report: Report.RunReport) =>
@@ -173,23 +184,22 @@ const writeReports = (dir: string, report: Report.RunReport) =>
     yield* fs.writeFileString(Path.join(dir, "junit.xml"), JUnitReport.render(report))
     yield* fs.writeFileString(Path.join(dir, "index.html"), HtmlReport.render(report))
   }).pipe(
-    Effect.mapError((error) => new CannotRun({ sentence: `cannot write the reports to ${dir}: ${error.message}` }))
+    Effect.mapError((error) => cannotRun(`cannot write the reports to ${dir}: ${error.message}`))
   )
 
 const runCommand = Command.make("run", runOptions, (options) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
+    const version = yield* Version.version
     const style: Scorecard.Style = {
       color: options.color === "always" ||
         (options.color === "auto" && process.stdout.isTTY === true && !process.env["NO_COLOR"])
     }
     const selection = Catalogue.select(options.cases)
     if (selection.unmatched.length > 0) {
-      return yield* new CannotRun({
-        sentence: `no case matches ${selection.unmatched.join(", ")} (see criteo-conformance list)`
-      })
+      return yield* cannotRun(`no case matches ${selection.unmatched.join(", ")} (see criteo-conformance list)`)
     }
-    if (selection.cases.length === 0) return yield* new CannotRun({ sentence: "no case selected" })
+    if (selection.cases.length === 0) return yield* cannotRun("no case selected")
     const adapters = yield* resolveAdapters(options.adapter, options.expected, options.noExpected)
     const reportDir = resolvePath(options.reportDir)
 
@@ -200,7 +210,7 @@ const runCommand = Command.make("run", runOptions, (options) =>
     )
     const simStarted = yield* Clock.currentTimeMillis
     const sim = yield* CriteoSimulator.make({ runtime: options.runtime }).pipe(
-      Effect.catchAll((error) => Effect.fail(new CannotRun({ sentence: error.message })))
+      Effect.catchAll((error) => Effect.fail(cannotRun(error.message)))
     )
     const simReady = yield* Clock.currentTimeMillis
     yield* Console.log(
@@ -332,13 +342,13 @@ export const run = (
   never,
   CliApp.CliApp.Environment | CommandExecutor.CommandExecutor
 > =>
-  Command.run(root, { name: "criteo-conformance", version })(argv).pipe(
+  Effect.flatMap(Version.version, (version) => Command.run(root, { name: "criteo-conformance", version })(argv)).pipe(
     Effect.provide(NodeHttpClient.layerUndici),
     Effect.as<number>(ExitCode.Success),
     Effect.catchAll((error): Effect.Effect<number> => {
       if (error instanceof RunFailed) return Effect.succeed(ExitCode.Failed)
-      if (error instanceof CannotRun) {
-        return Effect.as(Console.error(`criteo-conformance: ${error.sentence}`), ExitCode.CannotRun)
+      if (error instanceof UserError) {
+        return Effect.as(Console.error(`criteo-conformance: ${error.sentence}`), error.code)
       }
       if (ValidationError.isValidationError(error)) {
         return Effect.succeed(ExitCode.CannotRun)

@@ -388,7 +388,8 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assert.include(assertFailure(insecure, ExitCode.Configuration), "CRITEO_TOKEN_URL (or --token-url)")
         const flag = yield* Cli.run(["token", "--api-url", "http://api.criteo.example"], env)
         assert.include(assertFailure(flag, ExitCode.Configuration), "plain http")
-        const version = yield* Cli.run(["token", "--api-version", "v2"], env)
+        // A flag is decoded like its variable, and a bad flag is not hidden by a good variable.
+        const version = yield* Cli.run(["token", "--api-version", "v2"], { ...env, CRITEO_API_VERSION: "2026-01" })
         assert.include(assertFailure(version, ExitCode.Configuration), "CRITEO_API_VERSION (or --api-version)")
         const file = yield* Cli.run(["token", "--client-secret-file", path.join(tempDir(), "nope")], env)
         assert.include(assertFailure(file, ExitCode.Configuration), "no such file")

@@ -1,0 +1,57 @@
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+
+/**
+ * Everything the tool prints goes through here, with the known secrets scrubbed out.
+ *
+ * @internal
+ */
+export interface Printer {
+  /** Prints a line on stdout, known secrets replaced by `<redacted>`. */
+  readonly out: (text: string) => Effect.Effect<void>
+  /** Prints a line on stderr, known secrets replaced by `<redacted>`. */
+  readonly err: (text: string) => Effect.Effect<void>
+  /** Prints a line on stdout as it is: only for the access token the user asked for. */
+  readonly reveal: (text: string) => Effect.Effect<void>
+  /** Adds a value to scrub from all later output. */
+  readonly hide: (value: string) => Effect.Effect<void>
+}
+
+/** @internal */
+export const Printer = Context.GenericTag<Printer>("@criteo-auth/platform/CriteoCli/Printer")
+
+/** @internal */
+export interface Scrubber {
+  readonly scrub: (text: string) => string
+  readonly add: (value: string) => void
+}
+
+/** @internal */
+export const makeScrubber = (): Scrubber => {
+  const secrets: Array<string> = []
+  return {
+    scrub: (text) => secrets.reduce((acc, value) => acc.split(value).join("<redacted>"), text),
+    add: (value) => {
+      if (value.length >= 4 && !secrets.includes(value)) secrets.push(value)
+    }
+  }
+}
+
+/** @internal */
+export const makePrinter = (scrubber: Scrubber): Printer => ({
+  out: (text) => Effect.suspend(() => Console.log(scrubber.scrub(text))),
+  err: (text) => Effect.suspend(() => Console.error(scrubber.scrub(text))),
+  reveal: (text) => Console.log(text),
+  hide: (value) => Effect.sync(() => scrubber.add(value))
+})
+
+/**
+ * Logs go to stderr (stdout is for results). Log lines carry client ids and token fingerprints, never
+ * secrets; they are scrubbed all the same.
+ *
+ * @internal
+ */
+export const loggerLayer = (scrubber: Scrubber) =>
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.map(Logger.logfmtLogger, scrubber.scrub)))

@@ -1,0 +1,124 @@
+import * as AccessToken from "@criteo-auth/core/AccessToken"
+import * as Grant from "@criteo-auth/core/Grant"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import type * as CriteoConfig from "../../CriteoConfig.js"
+import type * as CriteoLayer from "../../CriteoLayer.js"
+import * as CriteoNode from "../../CriteoNode.js"
+import { describeFileError, ExitCode, UserError } from "./failure.js"
+import { Printer } from "./output.js"
+import * as Settings from "./settings.js"
+
+/**
+ * What happened to a refresh token Criteo rotated during the run.
+ *
+ * @internal
+ */
+export interface Rotation {
+  readonly fingerprint: string
+  readonly savedTo: Option.Option<string>
+  readonly failure: Option.Option<string>
+}
+
+/**
+ * The client of one run: its options, its layer (refresh-token rotation written back to the refresh
+ * token file), and the check of that rotation once the work is done.
+ *
+ * @internal
+ */
+export interface Session {
+  readonly options: CriteoConfig.Options
+  readonly layer: Layer.Layer<CriteoLayer.Services, CriteoConfig.UrlError>
+  /** Fails if a rotated refresh token could not be saved; warns if it was not saved at all. */
+  readonly checkRotation: Effect.Effect<Option.Option<Rotation>, UserError>
+}
+
+const writeSecretFile = (fs: FileSystem.FileSystem, path: Path.Path, file: string, value: string) =>
+  Effect.gen(function*() {
+    const suffix = yield* Random.nextIntBetween(100_000, 999_999)
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${suffix}.tmp`)
+    yield* fs.writeFileString(temporary, `${value}\n`, { mode: 0o600 }).pipe(
+      Effect.zipRight(fs.rename(temporary, file)),
+      Effect.tapError(() => Effect.ignore(fs.remove(temporary)))
+    )
+  })
+
+/**
+ * Reads the settings (flags over the environment) and prepares the client.
+ *
+ * @internal
+ */
+export const connect = (values: Settings.Values) =>
+  Effect.gen(function*() {
+    const printer = yield* Printer
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const options = yield* Settings.load(values)
+    yield* Effect.forEach(Grant.secrets(options.grant), (secret) => printer.hide(Redacted.value(secret)))
+    const rotation = yield* Ref.make(Option.none<Rotation>())
+    const keepsRefreshTokens = options.grant._tag !== "ClientCredentials"
+    const refreshTokenFile = values.refreshToken
+
+    const onRefreshToken = (refreshToken: Redacted.Redacted<string>, token: AccessToken.AccessToken) =>
+      Effect.gen(function*() {
+        yield* printer.hide(Redacted.value(refreshToken))
+        yield* printer.hide(Redacted.value(token.value))
+        if (!keepsRefreshTokens) return
+        const fingerprint = AccessToken.fingerprint(refreshToken)
+        const outcome: Rotation = yield* Option.match(refreshTokenFile, {
+          onNone: () => Effect.succeed({ fingerprint, savedTo: Option.none(), failure: Option.none() }),
+          onSome: (file) =>
+            writeSecretFile(fs, path, file, Redacted.value(refreshToken)).pipe(
+              Effect.as<Rotation>({ fingerprint, savedTo: Option.some(file), failure: Option.none() }),
+              Effect.catchAll((error) =>
+                Effect.succeed<Rotation>({
+                  fingerprint,
+                  savedTo: Option.none(),
+                  failure: Option.some(`${file} (${describeFileError(error)})`)
+                })
+              )
+            )
+        })
+        yield* Ref.set(rotation, Option.some(outcome))
+      })
+
+    const checkRotation = Effect.flatMap(Ref.get(rotation), (current): Effect.Effect<
+      Option.Option<Rotation>,
+      UserError
+    > => {
+      if (Option.isNone(current)) return Effect.succeed(current)
+      const { failure, fingerprint, savedTo } = current.value
+      if (Option.isSome(failure)) {
+        return Effect.fail(
+          new UserError({
+            code: ExitCode.Configuration,
+            sentence:
+              `Criteo issued a new refresh token (${fingerprint}) but it could not be saved to ${failure.value}; ` +
+              "the previous refresh token may no longer work"
+          })
+        )
+      }
+      if (Option.isNone(savedTo)) {
+        return Effect.as(
+          printer.err(
+            `criteo-auth: warning: Criteo issued a new refresh token (${fingerprint}) that was not saved, and the ` +
+              "previous one may no longer work: pass --refresh-token-file PATH to keep it."
+          ),
+          current
+        )
+      }
+      return Effect.succeed(current)
+    })
+
+    return {
+      options,
+      layer: CriteoNode.layer({ ...options, onRefreshToken }),
+      checkRotation
+    } satisfies Session
+  })

@@ -27,3 +27,8 @@ export * as CriteoNode from "./CriteoNode.js"
  * @since 0.2.0
  */
 export * as CriteoFileStore from "./CriteoFileStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as CriteoRedisStore from "./CriteoRedisStore.js"

@@ -5,17 +5,19 @@
  *
  * @since 0.1.0
  */
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type * as UrlParams from "@effect/platform/UrlParams"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
+import { dual } from "effect/Function"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -54,6 +56,29 @@ export const defaultApiVersion = "2026-07"
  * @category errors
  */
 export type Error = CriteoAuthError.CriteoAuthError
+
+/**
+ * The defaults of the options of this module, in one place.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaults = {
+  /** Requests made for one call, the first included. */
+  maxAttempts: 3,
+  /** The first backoff delay, doubled on each retry, with jitter. */
+  baseDelay: Duration.millis(500),
+  /** The cap of one backoff delay. */
+  maxDelay: Duration.seconds(10),
+  /** The longest wait honoured for a 429's `x-ratelimit-reset` / `Retry-After`. */
+  maxRateLimitWait: Duration.seconds(60),
+  /**
+   * After a replayed request is answered 401 again (the token was just minted, so the API refuses
+   * the client, not the token), the 401s answered to the same token during this time fail at once,
+   * without another token request.
+   */
+  unauthorizedCooldown: Duration.seconds(10)
+} as const
 
 // -----------------------------------------------------------------------------
 // the 401 / 403 policy
@@ -180,10 +205,21 @@ const errorWithoutCredentials = <E>(error: E, request: HttpClientRequest.HttpCli
 
 /**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
- * 401 or 403) is a chain of `flatMap`s; the 401 replay and the 403 summary are separate functions.
+ * 401 or 403) is a chain of two steps; the 401 replay and the 403 summary are separate functions.
  */
-const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: CriteoAuth.Service) => {
-  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
+const authenticated = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  auth: CriteoAuth.Service,
+  unauthorizedCooldown: Duration.Duration
+) => {
+  const cooldownMillis = Duration.toMillis(unauthorizedCooldown)
+  /**
+   * The token a replay was refused with, and until when its 401s are answered without a new token.
+   * Written only on the 401 path; one per client, like the provider's fast-path mirror.
+   */
+  let refused: { readonly token: AccessToken.AccessToken; readonly untilMillis: number } | undefined
+
+  const execute = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
     Effect.matchEffect(self.execute(authorize(request, token)), {
       onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
       onSuccess: (response) => Effect.succeed(withoutCredentials(response, request))
@@ -192,64 +228,176 @@ const authenticated = <E, R>(self: HttpClient.HttpClient.With<E, R>, auth: Crite
   const forbidden = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
     Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.ForbiddenError(summary))
 
+  const unauthorized = (
+    request: HttpClientRequest.HttpClientRequest,
+    response: HttpClientResponse.HttpClientResponse
+  ) => Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.UnauthorizedError(summary))
+
   const replay = (
     request: HttpClientRequest.HttpClientRequest,
     sent: AccessToken.AccessToken,
     first: HttpClientResponse.HttpClientResponse
   ) =>
     Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (refused !== undefined && refused.token === sent && now < refused.untilMillis) {
+        // the replay of an earlier call was refused with this very token: a new one would be refused too
+        return yield* unauthorized(request, first)
+      }
       yield* Effect.orElseSucceed(first.text, () => "")
       yield* auth.invalidate(sent)
       yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
-      const second = yield* Effect.flatMap(auth.token, (token) => send(request, token))
+      const token = yield* auth.token
+      const second = yield* execute(request, token)
       if (second.status === 401) {
-        return yield* new CriteoAuthError.UnauthorizedError(yield* summarize(request, second))
+        refused = { token, untilMillis: (yield* Clock.currentTimeMillis) + cooldownMillis }
+        return yield* unauthorized(request, second)
       }
       if (second.status === 403) return yield* forbidden(request, second)
       return second
     })
 
-  // the common case in two steps: the token, then the answer (wrapped once, whatever its status); a
-  // failure of the client below is rebuilt without the bearer token
+  const answer = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    response: HttpClientResponse.HttpClientResponse
+  ) =>
+    response.status === 401
+      ? replay(request, token, response)
+      : response.status === 403
+      ? forbidden(request, response)
+      : Effect.succeed(response)
+
+  // the token, then the answer (wrapped once, whatever its status); a failure of the client below is
+  // rebuilt without the bearer token
   return (request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(auth.token, (token) =>
       Effect.matchEffect(self.execute(authorize(request, token)), {
         onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
-        onSuccess: (answer) => {
-          const response = withoutCredentials(answer, request)
-          return response.status === 401
-            ? replay(request, token, response)
-            : response.status === 403
-            ? forbidden(request, response)
-            : Effect.succeed(response)
-        }
+        onSuccess: (response) => answer(request, token, withoutCredentials(response, request))
       }))
+}
+
+/**
+ * The options of the authentication itself (`make`'s; `withCriteoAuth` uses the defaults).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AuthOptions {
+  /**
+   * After a replayed request is answered 401 again, how long the 401s answered to the same token fail
+   * at once, without a new token. Default `defaults.unauthorizedCooldown` (10 s).
+   */
+  readonly unauthorizedCooldown?: Duration.DurationInput | undefined
 }
 
 /**
  * Adds Criteo authentication to a client: the bearer token of `CriteoAuth` on every request; on a 401,
  * the token that was sent is invalidated (compare-and-swap), a new one obtained (single flight) and
- * the request replayed once; a second 401 fails with `UnauthorizedError`. A 403 fails with
- * `ForbiddenError` at once: a new token would not change a revoked consent.
+ * the request replayed once; a second 401 fails with `UnauthorizedError`, and for
+ * `defaults.unauthorizedCooldown` afterwards a 401 to that same token fails at once (an API that refuses the
+ * client costs one token request, not one per call). A 403 fails with `ForbiddenError` at once: a new
+ * token would not change a revoked consent.
  *
  * A replayed request is sent again as it was built: stream bodies cannot be replayed. No response or
  * error it returns holds the request with the `Authorization` header: a `RequestError` or
  * `ResponseError` of the client below is rebuilt on the request as the caller built it.
+ *
+ * `make` is this middleware with `withApiUrl`, `withAttemptTimeout` and `withRetries`, its platform
+ * errors mapped to `TransportError`.
  *
  * @since 0.1.0
  * @category middleware
  */
 export const withCriteoAuth = <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> =>
-  HttpClient.makeWith(
+): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> => authenticating(self, {})
+
+const authenticating = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  options: AuthOptions
+): HttpClient.HttpClient.With<E | Error, R | CriteoAuth.CriteoAuth> => {
+  const cooldown = Duration.decode(options.unauthorizedCooldown ?? defaults.unauthorizedCooldown)
+  // one middleware per provider (a client is usually used with one): the cooldown is kept per provider
+  const byProvider = new WeakMap<
+    CriteoAuth.Service,
+    (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<
+      HttpClientResponse.HttpClientResponse,
+      E | Error,
+      R
+    >
+  >()
+  const forProvider = (auth: CriteoAuth.Service) => {
+    let send = byProvider.get(auth)
+    if (send === undefined) {
+      send = authenticated(self, auth, cooldown)
+      byProvider.set(auth, send)
+    }
+    return send
+  }
+  return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-      Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => Effect.flatMap(requestEffect, authenticated(self, auth))),
+      Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => Effect.flatMap(requestEffect, forProvider(auth))),
     Effect.succeed
   )
+}
 
 // -----------------------------------------------------------------------------
-// retries of 5xx and 429
+// the attempt timeout
+// -----------------------------------------------------------------------------
+
+/**
+ * The request as an error may keep it: same method and URL, no `Authorization` header and no body, so
+ * that no rendering of the error (`JSON.stringify` included) can show the bearer token.
+ */
+const requestWithoutCredentials = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.get(request.url, {
+    headers: Headers.remove(request.headers, ["authorization", "cookie"]),
+    urlParams: request.urlParams
+  }).pipe(HttpClientRequest.setMethod(request.method))
+
+/**
+ * Limits each attempt of a request to `timeout`, up to the response headers, with Effect's timer (so
+ * the `Clock` drives it). A late answer fails with a `RequestError` (reason `Transport`, a description
+ * saying how long it waited) on the request without its `Authorization` header, which `withRetries`
+ * replays for idempotent methods only. Put it below `withCriteoAuth` (first in the pipe): each attempt
+ * and each replay get their own time.
+ *
+ * Each attempt forks a fiber for the timer: where the transport can bound the wait itself (undici's
+ * `headersTimeout`, as `CriteoNode` does), that costs less.
+ *
+ * @since 0.2.0
+ * @category middleware
+ */
+export const withAttemptTimeout: {
+  (timeout: Duration.DurationInput): <E, R>(
+    self: HttpClient.HttpClient.With<E, R>
+  ) => HttpClient.HttpClient.With<E | HttpClientError.RequestError, R>
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>,
+    timeout: Duration.DurationInput
+  ): HttpClient.HttpClient.With<E | HttpClientError.RequestError, R>
+} = dual(2, <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  timeout: Duration.DurationInput
+): HttpClient.HttpClient.With<E | HttpClientError.RequestError, R> => {
+  const duration = Duration.decode(timeout)
+  const description = `no response within ${Duration.format(duration)}`
+  return HttpClient.transform(self, (effect, request) =>
+    Effect.timeoutFail(effect, {
+      duration,
+      onTimeout: () =>
+        new HttpClientError.RequestError({
+          request: requestWithoutCredentials(request),
+          reason: "Transport",
+          description
+        })
+    }))
+})
+
+// -----------------------------------------------------------------------------
+// retries of 5xx, 429 and network failures
 // -----------------------------------------------------------------------------
 
 /**
@@ -282,6 +430,11 @@ const isIdempotent = (method: HttpClientRequest.HttpClientRequest["method"]) =>
 const isPlatformTransportFailure = (error: unknown) =>
   HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
 
+/** How one attempt ended: the schedule sees this, and decides from it whether to try again. */
+type Outcome<E> =
+  | { readonly _tag: "Answered"; readonly response: HttpClientResponse.HttpClientResponse }
+  | { readonly _tag: "Failed"; readonly error: E }
+
 /**
  * Retries requests answered 500, 502, 503, 504 or 429 with exponential backoff and jitter, waiting at
  * least until `x-ratelimit-reset` (or `Retry-After`) on a 429. After the last attempt the last
@@ -296,78 +449,84 @@ export const withRetries: {
   (options?: RetryOptions): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
 } = (options = {}) => {
   const retry = retrying(options)
-  return (self) => HttpClient.transform(self, (effect, request) => retry(effect, request, isPlatformTransportFailure))
+  return (self) =>
+    HttpClient.transform(
+      self,
+      (effect, request) => retry(effect, request, isPlatformTransportFailure, (error) => error)
+    )
 }
 
 /**
- * The retries of `withRetries` around one attempt: the attempt is run, and run again while its
- * response is transient (or, for an idempotent request, while it fails on the network) and the
- * schedule allows. The schedule is driven only once an attempt needs a retry: most do not, and a
- * schedule driver built and stepped for each response would cost more than the rest of the client.
- * The schedule's input is the response, or `undefined` for a network failure.
+ * The retries of `withRetries` around one attempt. The attempt is run; while its outcome is worth
+ * another try (a transient status; a network failure of an idempotent request) and the schedule
+ * allows, it is run again. The schedule is driven only once an attempt needs a retry: most do not, and
+ * a schedule driver built and stepped for each response would cost more than the rest of the client.
+ * `mapError` turns the final failure into what the caller sees (identity for `withRetries`).
  */
 const retrying = (options: RetryOptions) => {
-  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3))
-  const baseDelay = Duration.decode(options.baseDelay ?? Duration.millis(500))
-  const maxDelay = Duration.decode(options.maxDelay ?? Duration.seconds(10))
-  const maxRateLimitWait = Duration.decode(options.maxRateLimitWait ?? Duration.seconds(60))
-  const waitFor = (response: HttpClientResponse.HttpClientResponse | undefined) =>
-    response !== undefined && response.status === 429
-      ? Effect.map(DateTime.now, (now) => RateLimit.retryAfter(response.headers, now))
+  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
+  const maxRateLimitWait = Duration.decode(options.maxRateLimitWait ?? defaults.maxRateLimitWait)
+  const serverWait = (outcome: Outcome<unknown>) =>
+    outcome._tag === "Answered" && outcome.response.status === 429
+      ? Effect.map(DateTime.now, (now) => RateLimit.retryAfter(outcome.response.headers, now))
       : Effect.succeedNone
-  const policy = backoff<HttpClientResponse.HttpClientResponse | undefined>({
-    base: baseDelay,
-    max: maxDelay,
+  const policy = backoff<Outcome<unknown>>({
+    base: Duration.decode(options.baseDelay ?? defaults.baseDelay),
+    max: Duration.decode(options.maxDelay ?? defaults.maxDelay),
     attempts: maxAttempts
   }).pipe(
-    Schedule.modifyDelayEffect(([, response], delay) =>
+    // a 429 waits at least as long as the server asks, and is not retried when that is too long
+    Schedule.modifyDelayEffect(([, outcome], delay) =>
       Effect.map(
-        waitFor(response),
+        serverWait(outcome),
         Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
       )
     ),
-    Schedule.checkEffect((response: HttpClientResponse.HttpClientResponse | undefined) =>
+    Schedule.checkEffect((outcome: Outcome<unknown>) =>
       Effect.map(
-        waitFor(response),
+        serverWait(outcome),
         Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
       )
     )
   )
-  return <E, R, E2 = E>(
+
+  return <E, R, E2>(
     attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
     request: HttpClientRequest.HttpClientRequest,
     isTransportFailure: (error: E) => boolean,
-    mapError: (error: E) => E2 = identity as (error: E) => E2
+    mapError: (error: E) => E2
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> => {
     const retriesFailures = isIdempotent(request.method)
-    const fail = (error: E) => Effect.fail(mapError(error))
-    /** Drives a new schedule from the first outcome that asks for a retry. */
-    const retry = (first: HttpClientResponse.HttpClientResponse | E, failed: boolean) =>
+    const worthRetrying = (outcome: Outcome<E>) =>
+      outcome._tag === "Answered"
+        ? isTransientStatus(outcome.response.status)
+        : retriesFailures && isTransportFailure(outcome.error)
+    const conclude = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2> =>
+      outcome._tag === "Answered" ? Effect.succeed(outcome.response) : Effect.fail(mapError(outcome.error))
+    const run = Effect.match(attempt, {
+      onFailure: (error): Outcome<E> => ({ _tag: "Failed", error }),
+      onSuccess: (response): Outcome<E> => ({ _tag: "Answered", response })
+    })
+    /** The loop, from the first outcome worth a retry: ask the schedule, run again, look again. */
+    const retryFrom = (first: Outcome<E>) =>
       Effect.flatMap(Schedule.driver(policy), (driver) => {
-        const onResponse = (
-          response: HttpClientResponse.HttpClientResponse
-        ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
-          isTransientStatus(response.status)
-            ? Effect.matchEffect(driver.next(response), {
-              onFailure: () => Effect.succeed(response),
-              onSuccess: () => next
+        const loop = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
+          worthRetrying(outcome)
+            ? Effect.matchEffect(driver.next(outcome), {
+              onFailure: () => conclude(outcome),
+              onSuccess: () => Effect.flatMap(run, loop)
             })
-            : Effect.succeed(response)
-        const onFailure = (error: E): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
-          retriesFailures && isTransportFailure(error)
-            ? Effect.matchEffect(driver.next(undefined), {
-              onFailure: () => fail(error),
-              onSuccess: () => next
-            })
-            : fail(error)
-        const next: Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> = Effect.suspend(() =>
-          Effect.matchEffect(attempt, { onFailure, onSuccess: onResponse })
-        )
-        return failed ? onFailure(first as E) : onResponse(first as HttpClientResponse.HttpClientResponse)
+            : conclude(outcome)
+        return loop(first)
       })
+    // the common case, an answer that needs no retry, without building an outcome
     return Effect.matchEffect(attempt, {
-      onFailure: (error) => retriesFailures && isTransportFailure(error) ? retry(error, true) : fail(error),
-      onSuccess: (response) => isTransientStatus(response.status) ? retry(response, false) : Effect.succeed(response)
+      onFailure: (error) =>
+        retriesFailures && isTransportFailure(error)
+          ? retryFrom({ _tag: "Failed", error })
+          : Effect.fail(mapError(error)),
+      onSuccess: (response) =>
+        isTransientStatus(response.status) ? retryFrom({ _tag: "Answered", response }) : Effect.succeed(response)
     })
   }
 }
@@ -389,7 +548,7 @@ export class CriteoHttpClient extends Context.Tag("@criteo-auth/core/CriteoHttpC
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options extends AuthOptions {
   /** The API host. Default `https://api.criteo.com`. */
   readonly baseUrl?: string | undefined
   /**
@@ -397,8 +556,14 @@ export interface Options {
    * paths as they are.
    */
   readonly apiVersion?: string | null | undefined
-  /** Retry bounds for 5xx and 429 answers. */
+  /** Retry bounds for 5xx and 429 answers and network failures. */
   readonly retry?: RetryOptions | undefined
+  /**
+   * How long one attempt may wait for the response headers before it fails as a network failure
+   * (retried for idempotent methods), as `withAttemptTimeout` does. Beside `TokenEndpoint`'s
+   * `timeout`, which bounds a token request. Default none: the `HttpClient`'s own limits.
+   */
+  readonly attemptTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -423,7 +588,33 @@ export const apiUrl = (options: Pick<Options, "baseUrl" | "apiVersion"> = {}): s
 }
 
 /**
- * Builds the authenticated client on the `HttpClient` and the `CriteoAuth` in context.
+ * Prefixes every request's URL with `apiUrl(options)` and asks for JSON: what `make` does before the
+ * caller's own `mapRequest`s see the request.
+ *
+ * @since 0.2.0
+ * @category middleware
+ */
+export const withApiUrl = (
+  options: Pick<Options, "baseUrl" | "apiVersion"> = {}
+): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R> => {
+  const prefix = apiUrl(options)
+  return HttpClient.mapRequest((request) => HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
+}
+
+/**
+ * Builds the authenticated client on the `HttpClient` and the `CriteoAuth` in context. It behaves as
+ *
+ * ```ts
+ * client.pipe(
+ *   withAttemptTimeout(options.attemptTimeout), // when set
+ *   withCriteoAuth(options),
+ *   withApiUrl(options),
+ *   withRetries(options.retry)
+ * ) // with RequestError and ResponseError mapped to TransportError
+ * ```
+ *
+ * composed as one middleware: each `HttpClient` layer costs a few microseconds per request, as much as
+ * the authentication itself. A test runs one scripted server through both.
  *
  * @since 0.1.0
  * @category constructors
@@ -439,22 +630,20 @@ export const make = (
     const auth = yield* CriteoAuth.CriteoAuth
     const client = yield* HttpClient.HttpClient
     const prefix = apiUrl(options)
-    const send = authenticated(client, auth)
+    const timed = options.attemptTimeout === undefined ? client : withAttemptTimeout(client, options.attemptTimeout)
+    const send = authenticated(
+      timed,
+      auth,
+      Duration.decode(options.unauthorizedCooldown ?? defaults.unauthorizedCooldown)
+    )
     const retry = retrying(options.retry ?? {})
-    // The same as `client.pipe(withCriteoAuth, HttpClient.mapRequest(...), HttpClient.catchTags(...),
-    // withRetries(...))` with the provider at hand, composed as one middleware: each HttpClient layer
-    // costs a few microseconds per request, as much as the authentication itself.
     return HttpClient.makeWith(
       (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
         Effect.flatMap(requestEffect, (request) =>
-          retry(
-            send(request),
-            request,
-            isPlatformTransportFailure,
-            toCriteoError
-          )),
+          retry(send(request), request, isPlatformTransportFailure, toCriteoError)),
       // in the preprocessing, as `HttpClient.mapRequest` did: a `mapRequest` added by the caller sees the full URL
-      (request) => Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
+      (request) =>
+        Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
     )
   })
 

@@ -1,7 +1,10 @@
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -9,7 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as CriteoAuth from "../src/CriteoAuth.js"
 import * as CriteoAuthMetrics from "../src/CriteoAuthMetrics.js"
 import * as CriteoHttpClient from "../src/CriteoHttpClient.js"
-import { type FakeCriteoOptions, grant, makeFakeCriteo, settle } from "./utils.js"
+import { type FakeCriteoOptions, grant, makeFakeClient, makeFakeCriteo, type Reply, settle } from "./utils.js"
 
 const setup = (
   fakeOptions: FakeCriteoOptions = {},
@@ -282,5 +285,165 @@ describe("CriteoHttpClient", () => {
       assert.notInclude(JSON.stringify(response), token)
       assert.strictEqual(response.status, 200)
       assert.strictEqual(yield* response.text, "not json")
+    }))
+})
+
+describe("CriteoHttpClient parity: make and the exported combinators", () => {
+  type Script = ReadonlyArray<Reply>
+  const scripts: ReadonlyArray<[string, "GET" | "POST", Script]> = [
+    ["a 200", "GET", []],
+    ["a 401, then a 200 after the replay", "GET", [{ status: 401 }]],
+    ["two 401s", "GET", [{ status: 401 }, { status: 401 }]],
+    ["a 403", "GET", [{ status: 403, body: { errors: [{ code: "consent-revoked" }] } }]],
+    ["503, 502, 200", "GET", [{ status: 503 }, { status: 502 }]],
+    ["503 three times", "GET", [{ status: 503 }, { status: 503 }, { status: 503 }]],
+    ["a 429 with a reset", "GET", [{ status: 429, headers: { "x-ratelimit-reset": "2" } }]],
+    ["a 429 beyond maxRateLimitWait", "GET", [{ status: 429, headers: { "x-ratelimit-reset": "3600" } }]],
+    ["a network failure, then a 200", "GET", [{ fail: "transport" }]],
+    ["a POST failing on the network", "POST", [{ fail: "transport" }]],
+    ["a 401, then a network failure, then a 200", "GET", [{ status: 401 }, { fail: "transport" }]]
+  ]
+  const retry = { maxAttempts: 3, maxRateLimitWait: "1 minute" } as const
+  const viaMake = CriteoHttpClient.make({ retry, baseUrl: "https://api.criteo.com", apiVersion: "2026-07" })
+  const viaCombinators = Effect.map(
+    HttpClient.HttpClient,
+    (client) =>
+      client.pipe(
+        CriteoHttpClient.withCriteoAuth,
+        CriteoHttpClient.withApiUrl({ baseUrl: "https://api.criteo.com", apiVersion: "2026-07" }),
+        CriteoHttpClient.withRetries(retry)
+      )
+  )
+  /** What the caller sees, and what went on the wire. */
+  const observe = (
+    build: Effect.Effect<HttpClient.HttpClient.With<unknown, CriteoAuth.CriteoAuth>, never, any>,
+    method: "GET" | "POST",
+    script: Script
+  ) =>
+    Effect.gen(function*() {
+      const replies = [...script]
+      const fake = yield* makeFakeCriteo({ apiReply: () => replies.shift() })
+      const context = yield* Layer.build(CriteoAuth.layer({ grant }).pipe(Layer.provideMerge(fake.layer)))
+      const client = yield* Effect.provide(build, context)
+      const fiber = yield* Effect.fork(
+        Effect.provide(
+          client.execute(HttpClientRequest.make(method)("/advertisers/me", { urlParams: { q: "1" } })),
+          context
+        ).pipe(Effect.exit)
+      )
+      yield* drive
+      const exit = yield* Fiber.join(fiber)
+      const outcome = Exit.match(exit, {
+        onSuccess: (response) => `status ${response.status}`,
+        onFailure: (cause) => {
+          const error = Cause.squash(cause) as { _tag: string }
+          // make maps the platform's errors to TransportError, as documented
+          return `error ${
+            error._tag === "RequestError" || error._tag === "ResponseError" ? "TransportError" : error._tag
+          }`
+        }
+      })
+      const wire = (yield* fake.requests).map((request) =>
+        [request.method, request.url, request.headers["authorization"], request.headers["accept"]].join(" ")
+          // the fake names tokens after the clock: the n-th token is what matters
+          .replace(/(access-\d+)-\d+/, "$1")
+      )
+      return { outcome, wire, tokenRequests: fake.stats.tokenRequests }
+    })
+
+  for (const [name, method, script] of scripts) {
+    it.scoped(`${name}: same outcome, same requests on the wire`, () =>
+      Effect.gen(function*() {
+        const a = yield* observe(viaMake, method, script)
+        const b = yield* observe(viaCombinators, method, script)
+        assert.deepStrictEqual(b, a)
+      }))
+  }
+})
+
+describe("CriteoHttpClient attemptTimeout", () => {
+  it.scoped("an attempt with no answer within attemptTimeout fails as a network failure and a GET is retried", () =>
+    Effect.gen(function*() {
+      let first = true
+      const fake = yield* makeFakeClient((request) =>
+        request.path === "/oauth2/token"
+          ? Effect.succeed({ status: 200, body: { access_token: "tok-1", token_type: "Bearer", expires_in: 900 } })
+          : first
+          ? Effect.as(Effect.sync(() => (first = false)).pipe(Effect.zipRight(Effect.never)), { status: 200 })
+          : Effect.succeed({ status: 200 })
+      )
+      const context = yield* Layer.build(
+        CriteoHttpClient.layer({ attemptTimeout: "5 seconds" }).pipe(
+          Layer.provideMerge(CriteoAuth.layer({ grant })),
+          Layer.provide(fake.layer)
+        )
+      )
+      const client = yield* Effect.provide(CriteoHttpClient.CriteoHttpClient, context)
+      const fiber = yield* Effect.fork(client.get("/advertisers/me"))
+      yield* settle
+      yield* TestClock.adjust("4 seconds")
+      yield* settle
+      assert.strictEqual((yield* fake.requests).length, 2)
+      assert.isNull(fiber.unsafePoll())
+      yield* drive
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.strictEqual((yield* fake.requests).length, 3)
+    }))
+
+  it.scoped("a POST that times out is not sent again; the error says how long it waited", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeClient((request) =>
+        request.path === "/oauth2/token"
+          ? Effect.succeed({ status: 200, body: { access_token: "tok-1", token_type: "Bearer", expires_in: 900 } })
+          : Effect.never
+      )
+      const context = yield* Layer.build(
+        CriteoHttpClient.layer({ attemptTimeout: "5 seconds" }).pipe(
+          Layer.provideMerge(CriteoAuth.layer({ grant })),
+          Layer.provide(fake.layer)
+        )
+      )
+      const client = yield* Effect.provide(CriteoHttpClient.CriteoHttpClient, context)
+      const fiber = yield* Effect.fork(Effect.flip(client.post("/reports")))
+      yield* drive
+      const error = yield* Fiber.join(fiber)
+      assert.deepInclude(error, { _tag: "TransportError", endpoint: "api", reason: "Transport" })
+      assert.include((error as { detail: string }).detail, "5s")
+      assert.strictEqual((yield* fake.requests).length, 2)
+    }))
+})
+
+describe("CriteoHttpClient unauthorizedCooldown", () => {
+  it.scoped("an API answering 401 forever costs one token request per cooldown, not one per call", () =>
+    Effect.gen(function*() {
+      const { client, fake } = yield* setup({ apiReply: () => ({ status: 401 }) }, {
+        unauthorizedCooldown: "10 seconds"
+      })
+      for (let i = 0; i < 5; i++) {
+        const error = yield* Effect.flip(client.get("/advertisers/me"))
+        assert.strictEqual(error._tag, "UnauthorizedError")
+      }
+      // the first call: a token, a 401, a new token, a 401; the next four: one 401 each, no token
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      assert.strictEqual((yield* apiCalls(fake)).length, 2 + 4)
+      yield* TestClock.adjust("10 seconds")
+      yield* Effect.flip(client.get("/advertisers/me"))
+      assert.strictEqual(fake.stats.tokenRequests, 3)
+      assert.strictEqual((yield* apiCalls(fake)).length, 6 + 2)
+    }))
+
+  it.scoped("a new token (not the one refused) gets its replay during the cooldown", () =>
+    Effect.gen(function*() {
+      let refuseAll = true
+      const { auth, client, fake } = yield* setup({
+        apiReply: (_, token) => (refuseAll || token === "access-2-0" ? { status: 401 } : undefined)
+      })
+      yield* Effect.flip(client.get("/advertisers/me"))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      refuseAll = false
+      // the current token is still the refused one; a token rotated meanwhile is not under the cooldown
+      yield* auth.invalidate(yield* auth.token)
+      const response = yield* client.get("/advertisers/me")
+      assert.strictEqual(response.status, 200)
     }))
 })

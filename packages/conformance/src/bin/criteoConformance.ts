@@ -8,6 +8,10 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ConformanceCli from "../ConformanceCli.js"
+import * as Signals from "../internal/signals.js"
+
+// SIGINT/SIGTERM/SIGHUP stop the run through its scope: simulator, adapters and temporary files go with it.
+Signals.guard()
 
 ConformanceCli.run(process.argv).pipe(
   Effect.provide(NodeContext.layer),
@@ -15,7 +19,9 @@ ConformanceCli.run(process.argv).pipe(
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => {
-      const code = Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130
+      const code = Exit.isSuccess(exit) && typeof exit.value === "number"
+        ? exit.value
+        : Signals.interruptedExitCode() ?? 130
       // Exit once stdout and stderr are flushed: a pipe may be asynchronous.
       // Exit even if a handle (a child's pipe) is still open: the run is over.
       process.stdout.write("", () =>

@@ -9,13 +9,16 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import { parseArgs } from "node:util"
 import * as CriteoSimulator from "../CriteoSimulator.js"
+import * as Signals from "../internal/signals.js"
 
 const usage = `Usage: pnpm simulate [--runtime auto|container|process] [--port PORT] [--token-lifetime SECONDS]
                      [--bind ADDRESS]
@@ -122,13 +125,14 @@ const main = Effect.gen(function*() {
   Effect.tapError((error) => Console.error(typeof error === "string" ? error : error.message))
 )
 
-// Ctrl-C must let the scope stop the simulator. testcontainers loads signal-exit, which re-raises SIGINT
-// and SIGTERM (killing the process at once) when it sees no listener but its own, and runMain removes
-// its listener as soon as the signal arrives: these listeners keep signal-exit from doing that.
-// A closed terminal (SIGHUP) stops the simulator the same way.
-const keepAlive = () => {}
-process.on("SIGINT", keepAlive)
-process.on("SIGTERM", keepAlive)
-process.once("SIGHUP", () => process.kill(process.pid, "SIGTERM"))
+// Ctrl-C (or SIGTERM, or a closed terminal) stops the simulator through the scope (see internal/signals.ts);
+// stopping it that way is how it is meant to end: exit code 0, so `pnpm` reports no failure.
+Signals.guard()
 
-NodeRuntime.runMain(main, { disableErrorReporting: true })
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) =>
+    onExit(
+      Exit.isSuccess(exit) || (Cause.isInterruptedOnly(exit.cause) && Signals.receivedSignal() !== undefined) ? 0 : 1
+    )
+})

@@ -431,7 +431,7 @@ export const makeWith = (
  */
 export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.flatMap(
-    TokenEndpoint.make({ tokenUrl: options.tokenUrl, timeout: options.timeout }),
+    TokenEndpoint.make({ tokenUrl: options.tokenUrl, timeout: options.timeout, maxBodySize: options.maxBodySize }),
     (endpoint) => makeWith(endpoint, options)
   )
 

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
@@ -20,12 +21,15 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
-import type * as Grant from "./Grant.js"
+import * as Grant from "./Grant.js"
 import { transportError } from "./internal/errors.js"
+import * as Json from "./internal/json.js"
 import * as RateLimit from "./internal/rateLimit.js"
+import * as Redaction from "./Redaction.js"
 
 /**
  * Criteo's token endpoint.
@@ -51,6 +55,51 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(10)
  * @category constants
  */
 export const maxExpiresIn: Duration.Duration = Duration.days(1)
+
+/**
+ * The shortest `expires_in` accepted (1 s). A shorter lifetime (`expires_in: 0.0001`) is a broken
+ * server: the token would be expired before the first caller used it, and a provider refreshing ahead
+ * of expiry would ask again back to back. Refused as `MalformedTokenResponseError`. (One second, not
+ * more: the conformance kit checks that clients handle 1 s tokens.)
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const minExpiresIn: Duration.Duration = Duration.seconds(1)
+
+/**
+ * The largest token response read, in bytes (64 KiB). Criteo's answers are 1 to 2 KB; a larger body is
+ * refused as `MalformedTokenResponseError` as soon as the limit is crossed, without reading the rest.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultMaxBodySize = 64 * 1024
+
+/**
+ * The deepest JSON nesting accepted in a token endpoint's answer. A token response is one flat
+ * object; an answer nested deeper is refused before it is decoded (a 3,000-deep body would overflow
+ * the stack while the decoding error is formatted).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxJsonDepth = 32
+
+/**
+ * The defaults of `Options`, and the bounds every answer is checked against.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaults = {
+  tokenUrl: defaultTokenUrl,
+  timeout: defaultTimeout,
+  maxBodySize: defaultMaxBodySize,
+  minExpiresIn,
+  maxExpiresIn,
+  maxJsonDepth
+} as const
 
 /**
  * @since 0.1.0
@@ -80,6 +129,8 @@ export interface Options {
   readonly tokenUrl?: string | undefined
   /** The limit for one exchange, response body included. Defaults to 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
+  /** The largest answer read, in bytes. Defaults to 64 KiB; a larger one is a `MalformedTokenResponseError`. */
+  readonly maxBodySize?: number | undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -88,19 +139,24 @@ export interface Options {
 
 const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
   Schema.filter((seconds) =>
-    Number.isFinite(seconds) && seconds > 0 && seconds <= Duration.toSeconds(maxExpiresIn) ||
-    `expires_in must be a positive number of seconds no greater than ${
-      Duration.toSeconds(maxExpiresIn)
-    }, got ${seconds}`
+    Number.isFinite(seconds) && seconds >= Duration.toSeconds(minExpiresIn) &&
+    seconds <= Duration.toSeconds(maxExpiresIn)
   )
 )
 
-const TokenType = Schema.String.pipe(
-  Schema.filter((type) => type.toLowerCase() === "bearer" || `token_type must be "Bearer", got "${type}"`)
-)
+const TokenType = Schema.String.pipe(Schema.filter((type) => type.toLowerCase() === "bearer"))
+
+/**
+ * RFC 6750 §2.1 `b64token`: the only characters a bearer token can have in an `Authorization` header.
+ * A token with CR, LF, NUL, a space or a non-ASCII character would make every API call fail (or split
+ * the header) for the token's whole life.
+ */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+
+const AccessTokenValue = Schema.String.pipe(Schema.filter((value) => B64TOKEN.test(value)))
 
 const TokenResponse = Schema.Struct({
-  access_token: Schema.String.pipe(Schema.minLength(1)),
+  access_token: AccessTokenValue,
   token_type: TokenType,
   expires_in: ExpiresIn,
   refresh_token: Schema.optional(Schema.NullOr(Schema.String))
@@ -115,28 +171,83 @@ const OAuthErrorBody = Schema.Struct({
 
 const decodeOAuthError = Schema.decodeUnknownOption(OAuthErrorBody)
 
-/** Fields whose values are secret: a decoding failure on them names the field, never the value. */
-const secretFields = new Set<PropertyKey>(["access_token", "refresh_token"])
+/** A value the server sent, for a message: scrubbed, control characters escaped, short. */
+const shown = (value: unknown, secrets: ReadonlyArray<Redacted.Redacted<string> | string>): string => {
+  if (typeof value === "string") return `"${Redaction.sanitize(value, secrets, 40)}"`
+  if (typeof value === "number") return String(value)
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "an array"
+  return `a ${typeof value}`
+}
 
-const describeParseError = (error: ParseResult.ParseError): string => {
+/**
+ * Why the body is not a token response, in words: the field and what is wrong with it. Never the
+ * access or refresh token, and any other value the server sent only scrubbed (of the grant's secrets
+ * and of the tokens in the same body) and cut short. The messages of Schema's own formatter are not
+ * used: they print whole values, and printing a deeply nested one can overflow the stack.
+ */
+const describeParseError = (
+  error: ParseResult.ParseError,
+  body: unknown,
+  secrets: ReadonlyArray<Redacted.Redacted<string> | string>
+): string => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
   if (issue === undefined) return "the body does not match the token response format"
   const field = issue.path.length > 0 ? String(issue.path[0]) : undefined
-  if (field === undefined) return "the body is not a JSON object"
+  if (field === undefined || typeof body !== "object" || body === null || Array.isArray(body)) {
+    return "the body is not a JSON object"
+  }
   if (issue._tag === "Missing") return `${field} is missing`
-  if (secretFields.has(field)) return `${field} is not a non-empty string`
-  return issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`
+  const value = (body as Record<string, unknown>)[field]
+  switch (field) {
+    case "access_token":
+      return typeof value === "string" && value.length > 0
+        ? "access_token has characters a bearer token cannot have (RFC 6750 b64token: letters, digits, -._~+/ and " +
+          "trailing =)"
+        : "access_token is not a non-empty string"
+    case "refresh_token":
+      return "refresh_token is not a string"
+    case "token_type":
+      return `token_type must be "Bearer", got ${shown(value, secrets)}`
+    case "expires_in":
+      return `expires_in must be a number of seconds from ${Duration.toSeconds(minExpiresIn)} to ${
+        Duration.toSeconds(maxExpiresIn)
+      }, got ${shown(value, secrets)}`
+    default:
+      return `${Redaction.sanitize(field, secrets, 40)} is invalid`
+  }
 }
 
-const parseJson = (text: string): Option.Option<unknown> => Either.getRight(Either.try(() => JSON.parse(text)))
+/**
+ * The body as text, read as a stream and abandoned as soon as it passes `maxBytes` (`None` then): a
+ * hostile or broken server cannot make the client buffer hundreds of megabytes. A `content-length`
+ * above the limit is refused before anything is read.
+ */
+const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  maxBytes: number
+): Effect.Effect<Option.Option<string>, HttpClientError.ResponseError> => {
+  const declared = Number(response.headers["content-length"])
+  if (Number.isFinite(declared) && declared > maxBytes) return Effect.succeedNone
+  return Effect.map(
+    Stream.runFoldWhile(
+      response.stream,
+      { size: 0, chunks: [] as Array<Uint8Array> },
+      (read) => read.size <= maxBytes,
+      (read, chunk) => {
+        read.chunks.push(chunk)
+        return { size: read.size + chunk.length, chunks: read.chunks }
+      }
+    ),
+    (read) => read.size > maxBytes ? Option.none() : Option.some(Json.decodeUtf8(read.chunks, read.size))
+  )
+}
 
-const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  let result = text
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    if (value.length > 0) result = result.split(value).join("<redacted>")
-  }
-  return result.length > 500 ? `${result.slice(0, 500)}…` : result
+/** The token values of a body, to scrub from messages about the same body. */
+const tokensIn = (body: unknown): ReadonlyArray<string> => {
+  if (typeof body !== "object" || body === null) return []
+  const { access_token, refresh_token } = body as Record<string, unknown>
+  return [access_token, refresh_token].filter((value): value is string => typeof value === "string")
 }
 
 // -----------------------------------------------------------------------------
@@ -166,6 +277,12 @@ const formOf = (grant: Grant.Grant): Array<[string, string]> => {
   }
 }
 
+/** The secrets of a grant in every form the token request may carry them (Basic credentials too). */
+const secretsOf = (grant: Grant.Grant): ReadonlyArray<Redacted.Redacted<string>> => [
+  ...Grant.secrets(grant),
+  ...Redaction.basicCredentials(grant.clientId, grant.clientSecret)
+]
+
 const toToken = (
   grant: Grant.Grant,
   response: HttpClientResponse.HttpClientResponse,
@@ -178,7 +295,7 @@ const toToken = (
       new CriteoAuthError.MalformedTokenResponseError({
         clientId: grant.clientId,
         status: response.status,
-        reason: describeParseError(decoded.left)
+        reason: describeParseError(decoded.left, body, [...secretsOf(grant), ...tokensIn(body)])
       })
     )
   }
@@ -221,16 +338,12 @@ const toError = (
     return new CriteoAuthError.TokenEndpointUnavailableError({ clientId, status, attempts: 1 })
   }
   const oauth = Option.flatMap(body, decodeOAuthError)
-  const secrets = [
-    grant.clientSecret,
-    ...(grant._tag === "AuthorizationCode" ? [grant.code] : []),
-    ...(grant._tag === "RefreshToken" ? [grant.refreshToken] : [])
-  ]
+  const secrets = secretsOf(grant)
   const description = Option.match(oauth, {
     onNone: () => ({}),
     onSome: ({ error_description }) =>
       typeof error_description === "string" && error_description.length > 0
-        ? { description: scrub(error_description, secrets) }
+        ? { description: Redaction.sanitize(error_description, secrets) }
         : {}
   })
   const code = Option.match(oauth, { onNone: () => undefined, onSome: ({ error }) => error })
@@ -243,7 +356,7 @@ const toError = (
   return new CriteoAuthError.TokenRequestRejectedError({
     clientId,
     status,
-    error: code === undefined ? "unknown" : scrub(code, secrets).slice(0, 100),
+    error: code === undefined ? "unknown" : Redaction.sanitize(code, secrets, 100),
     ...description
   })
 }
@@ -259,6 +372,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
     const client = yield* HttpClient.HttpClient
     const tokenUrl = options.tokenUrl ?? defaultTokenUrl
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+    const maxBodySize = Math.max(1, Math.floor(options.maxBodySize ?? defaultMaxBodySize))
 
     const exchange = Effect.fnUntraced(function*(grant: Grant.Grant) {
       const request = HttpClientRequest.post(tokenUrl).pipe(
@@ -267,19 +381,28 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
       )
       const issuedAt = yield* DateTime.now
       const response = yield* client.execute(request)
-      const text = yield* response.text
-      const body = parseJson(text)
-      if (response.status >= 200 && response.status < 300) {
-        if (Option.isNone(body)) {
-          const contentType = response.headers["content-type"] ?? "none"
-          return yield* new CriteoAuthError.MalformedTokenResponseError({
-            clientId: grant.clientId,
-            status: response.status,
-            reason: `the body is not JSON (content-type ${contentType}, ${text.length} characters)`
-          })
-        }
-        return yield* toToken(grant, response, body.value, issuedAt)
+      const ok = response.status >= 200 && response.status < 300
+      const malformed = (reason: string) =>
+        new CriteoAuthError.MalformedTokenResponseError({ clientId: grant.clientId, status: response.status, reason })
+      const text = yield* readBody(response, maxBodySize)
+      if (Option.isNone(text)) {
+        if (ok) return yield* malformed(`the body is larger than ${maxBodySize} bytes`)
+        // an error status: its body is only read for the OAuth error code, which a huge body does not give
+        return yield* Effect.fail(toError(grant, response, Option.none(), yield* DateTime.now))
       }
+      const parsed = Json.parse(text.value, maxJsonDepth)
+      if (ok) {
+        if (Either.isLeft(parsed)) {
+          const contentType = Redaction.sanitize(response.headers["content-type"] ?? "none", secretsOf(grant), 60)
+          return yield* malformed(
+            parsed.left === "TooDeep"
+              ? `the body is JSON nested deeper than ${maxJsonDepth} levels`
+              : `the body is not JSON (content-type ${contentType}, ${text.value.length} characters)`
+          )
+        }
+        return yield* toToken(grant, response, parsed.right, issuedAt)
+      }
+      const body = Either.getRight(parsed)
       return yield* Effect.fail(toError(grant, response, body, yield* DateTime.now))
     }, (effect) =>
       effect.pipe(

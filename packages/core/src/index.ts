@@ -29,6 +29,11 @@ export * as CriteoHttpClient from "./CriteoHttpClient.js"
 export * as Grant from "./Grant.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as Redaction from "./Redaction.js"
+
+/**
  * @since 0.1.0
  */
 export * as TokenEndpoint from "./TokenEndpoint.js"

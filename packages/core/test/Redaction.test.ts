@@ -11,6 +11,7 @@ import * as CriteoAuth from "../src/CriteoAuth.js"
 import type * as CriteoAuthError from "../src/CriteoAuthError.js"
 import * as CriteoHttpClient from "../src/CriteoHttpClient.js"
 import * as Grant from "../src/Grant.js"
+import * as Redaction from "../src/Redaction.js"
 import { makeFakeCriteo, type Reply } from "./utils.js"
 
 const SECRET = "client-secret-XYZ-0001"
@@ -155,5 +156,42 @@ describe("redaction", () => {
   it("grants and tokens render redacted", () => {
     for (const [how, text] of Object.entries(renderings(codeGrant))) assertClean(`grant ${how}`, text)
     for (const [how, text] of Object.entries(renderings(refreshGrant))) assertClean(`grant ${how}`, text)
+  })
+})
+
+describe("Redaction.scrub", () => {
+  const secret = "s3cr3t +/&=%é\"\\<"
+  const form = new URLSearchParams({ v: secret }).toString().slice(2)
+  const spellings: Record<string, string> = {
+    raw: secret,
+    form,
+    "form, lower-case hex": form.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+    percent: encodeURIComponent(secret),
+    "JSON string": JSON.stringify(secret).slice(1, -1),
+    "JSON string, \\/ escaped": JSON.stringify(secret).slice(1, -1).replace(/\//g, "\\/"),
+    "JSON string, ASCII only": JSON.stringify(secret).slice(1, -1).replace(/é/g, "\\u00e9"),
+    base64: Buffer.from(secret).toString("base64"),
+    base64url: Buffer.from(secret).toString("base64url")
+  }
+  for (const [name, spelling] of Object.entries(spellings)) {
+    it(`replaces the ${name} spelling`, () => {
+      const text = Redaction.scrub(`before ${spelling} after`, [Redacted.make(secret)])
+      assert.strictEqual(text, "before <redacted> after")
+    })
+  }
+
+  it("replaces the Basic credentials of a client id and secret, both spellings", () => {
+    const raw = Buffer.from(`client id:${secret}`).toString("base64")
+    const rfc = Buffer.from(`client+id:${form}`).toString("base64")
+    const text = Redaction.scrub(
+      `Authorization: Basic ${raw}; Basic ${rfc}`,
+      Redaction.basicCredentials("client id", Redacted.make(secret))
+    )
+    assert.strictEqual(text, "Authorization: Basic <redacted>; Basic <redacted>")
+  })
+
+  it("sanitize escapes control characters and cuts after scrubbing", () => {
+    const text = Redaction.sanitize(`a\r\nb\u0000\u001b[31m${secret}${"x".repeat(100)}`, [secret], 44)
+    assert.strictEqual(text, "a\\u000d\\u000ab\\u0000\\u001b[31m<redacted>xxxx…")
   })
 })

@@ -172,6 +172,172 @@ describe("TokenEndpoint", () => {
       }))
   })
 
+  describe("hostile answers (issue 16)", () => {
+    const fails = (reply: Reply, options: TokenEndpoint.Options = {}, g: Grant.Grant = grant) =>
+      Effect.gen(function*() {
+        const { endpoint } = yield* withReply(reply, options)
+        return yield* Effect.flip(endpoint.request(g))
+      })
+
+    it.effect("a lifetime below the floor is malformed; the floor itself is accepted", () =>
+      Effect.gen(function*() {
+        for (const expires_in of [0.0001, 0.5, 0.999]) {
+          const error = yield* fails({ status: 200, body: { access_token: "abc", token_type: "Bearer", expires_in } })
+          assert.strictEqual(error._tag, "MalformedTokenResponseError", String(expires_in))
+          if (error._tag === "MalformedTokenResponseError") assert.match(error.reason, /expires_in must be/)
+        }
+        const { endpoint } = yield* withReply({
+          status: 200,
+          body: {
+            access_token: "abc",
+            token_type: "Bearer",
+            expires_in: Duration.toSeconds(TokenEndpoint.minExpiresIn)
+          }
+        })
+        const token = yield* endpoint.request(grant)
+        assert.isTrue(Duration.equals(token.expiresIn, TokenEndpoint.defaults.minExpiresIn))
+      }))
+
+    it.effect("a body nested 3,000 deep is MalformedTokenResponseError, in any field or as a whole", () =>
+      Effect.gen(function*() {
+        const nested = "[".repeat(3000) + "]".repeat(3000)
+        const bodies = [
+          nested,
+          `{"access_token":${nested},"token_type":"Bearer","expires_in":900}`,
+          `{"access_token":"abc","token_type":${nested},"expires_in":900}`,
+          `{"access_token":"abc","token_type":"Bearer","expires_in":${"{\"a\":".repeat(3000)}1${"}".repeat(3000)}}`
+        ]
+        for (const body of bodies) {
+          const error = yield* fails({ status: 200, body })
+          assert.strictEqual(error._tag, "MalformedTokenResponseError")
+          if (error._tag === "MalformedTokenResponseError") assert.match(error.reason, /nested deeper than 32/)
+          // and an error status with such a body is still the usual typed error
+          const rejected = yield* fails({ status: 400, body })
+          assert.deepInclude(rejected, { _tag: "TokenRequestRejectedError", error: "unknown" })
+        }
+      }))
+
+    it.effect("a body larger than the limit is malformed, without reading it all", () =>
+      Effect.gen(function*() {
+        const huge = JSON.stringify({ access_token: "a".repeat(100_000), token_type: "Bearer", expires_in: 900 })
+        const error = yield* fails({ status: 200, body: huge })
+        assert.strictEqual(error._tag, "MalformedTokenResponseError")
+        if (error._tag === "MalformedTokenResponseError") assert.match(error.reason, /larger than 65536 bytes/)
+        // configurable
+        const small = JSON.stringify({ access_token: "a".repeat(2_000), token_type: "Bearer", expires_in: 900 })
+        const limited = yield* fails({ status: 200, body: small }, { maxBodySize: 1_000 })
+        assert.strictEqual(limited._tag, "MalformedTokenResponseError")
+        const { endpoint } = yield* withReply({ status: 200, body: small }, { maxBodySize: 4_000 })
+        yield* endpoint.request(grant)
+        // an error status with a huge body keeps its status-derived error
+        const unavailable = yield* fails({ status: 503, body: huge })
+        assert.strictEqual(unavailable._tag, "TokenEndpointUnavailableError")
+      }))
+
+    it.effect("a declared content-length above the limit is refused before the body is read", () =>
+      Effect.gen(function*() {
+        const error = yield* fails(
+          { ...ok, headers: { "content-length": "10000000" } },
+          { maxBodySize: 1_000 }
+        )
+        assert.strictEqual(error._tag, "MalformedTokenResponseError")
+        if (error._tag === "MalformedTokenResponseError") assert.match(error.reason, /larger than 1000 bytes/)
+      }))
+
+    for (
+      const [name, token] of [
+        ["CRLF", "abc\r\nX-Injected: 1"],
+        ["NUL", "abc\u0000def"],
+        ["non-Latin-1", "abc\u20acdef"],
+        ["Latin-1 but not b64token", "abc\u00e9def"],
+        ["a space", "abc def"]
+      ] as const
+    ) {
+      it.effect(`an access token with ${name} is malformed (RFC 6750 b64token)`, () =>
+        Effect.gen(function*() {
+          const error = yield* fails({
+            status: 200,
+            body: { access_token: token, token_type: "Bearer", expires_in: 900 }
+          })
+          assert.strictEqual(error._tag, "MalformedTokenResponseError")
+          if (error._tag === "MalformedTokenResponseError") {
+            assert.match(error.reason, /b64token/)
+            assert.notInclude(error.reason, "abc")
+          }
+        }))
+    }
+
+    it.effect("a JWT-shaped token with padding is accepted", () =>
+      Effect.gen(function*() {
+        const { endpoint } = yield* withReply({
+          status: 200,
+          body: { access_token: "eyJhbGciOi.eyJzdWIi-_~+/.sig==", token_type: "Bearer", expires_in: 900 }
+        })
+        yield* endpoint.request(grant)
+      }))
+
+    it.effect("server values echoed from non-secret fields are scrubbed (token_type, expires_in, error)", () =>
+      Effect.gen(function*() {
+        const form = new URLSearchParams({ s: clientSecret }).toString().slice(2)
+        const bodies: ReadonlyArray<Reply> = [
+          { status: 200, body: { access_token: "tok-AAAA", token_type: clientSecret, expires_in: 900 } },
+          { status: 200, body: { access_token: "tok-AAAA", token_type: form, expires_in: 900 } },
+          { status: 200, body: { access_token: "tok-AAAA", token_type: "tok-AAAA", expires_in: 900 } },
+          { status: 200, body: { access_token: "tok-AAAA", token_type: "Bearer", expires_in: form } },
+          { status: 200, body: { access_token: "tok-AAAA", token_type: "Bearer", expires_in: "x\r\ny" } },
+          { status: 400, body: { error: `bad ${form}` } },
+          {
+            status: 400,
+            body: { error: "invalid_request", error_description: `got ${encodeURIComponent(clientSecret)}` }
+          }
+        ]
+        for (const reply of bodies) {
+          const error = yield* fails(reply)
+          for (const text of [String(error), JSON.stringify(error), error.message]) {
+            assert.notInclude(text, clientSecret)
+            assert.notInclude(text, form)
+            assert.notInclude(text, encodeURIComponent(clientSecret))
+            assert.notInclude(text, "tok-AAAA")
+            assert.notInclude(text, "\r\n")
+          }
+        }
+      }))
+
+    it.effect("an error description echoing the request scrubs every encoding of every secret", () =>
+      Effect.gen(function*() {
+        const secret = "p@ss w/rd+\"é&=%"
+        const code = "code/with spaces+plus"
+        const g = Grant.authorizationCode({
+          clientId,
+          clientSecret: Redacted.make(secret),
+          code: Redacted.make(code),
+          redirectUri: "https://app.example/cb"
+        })
+        const form = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
+        const spellings = (value: string) => [
+          value,
+          form(value),
+          encodeURIComponent(value),
+          JSON.stringify(value).slice(1, -1),
+          Buffer.from(value).toString("base64")
+        ]
+        const basic = Buffer.from(`${clientId}:${secret}`).toString("base64")
+        const echoed = [...spellings(secret), ...spellings(code), basic, `Basic ${basic}`].join(" | ")
+        const error = yield* fails(
+          { status: 400, body: { error: "invalid_request", error_description: echoed } },
+          {},
+          g
+        )
+        assert.strictEqual(error._tag, "TokenRequestRejectedError")
+        for (const text of [String(error), JSON.stringify(error)]) {
+          for (const spelling of [...spellings(secret), ...spellings(code), basic]) {
+            assert.notInclude(text, spelling)
+          }
+        }
+        if (error._tag === "TokenRequestRejectedError") assert.include(error.description, "<redacted>")
+      }))
+  })
+
   describe("error answers", () => {
     it.effect("401 invalid_client is InvalidClientError", () =>
       Effect.gen(function*() {

@@ -1,3 +1,4 @@
+import * as Redaction from "@criteo-auth/core/Redaction"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,7 +33,8 @@ export interface Scrubber {
 export const makeScrubber = (): Scrubber => {
   const secrets: Array<string> = []
   return {
-    scrub: (text) => secrets.reduce((acc, value) => acc.split(value).join("<redacted>"), text),
+    // core's scrubber: every spelling of each secret (form, percent, JSON escapes, base64), not only the raw one
+    scrub: (text) => Redaction.scrub(text, secrets),
     add: (value) => {
       if (value.length >= 4 && !secrets.includes(value)) secrets.push(value)
     }

@@ -79,7 +79,8 @@ export interface RetryOptions {
   readonly maxDelay?: Duration.DurationInput | undefined
   /**
    * The longest wait honoured when the server sends `Retry-After` / `x-ratelimit-reset`. A longer
-   * demand fails at once with `RateLimitedError`. Default 60 s.
+   * demand fails at once with `RateLimitedError`, and is answered from memory for this long at most:
+   * then the server is asked again (a far-future demand never blocks until a restart). Default 60 s.
    */
   readonly maxRateLimitWait?: Duration.DurationInput | undefined
 }
@@ -139,7 +140,13 @@ export const defaults = {
   /** The cap of one delay between background refresh attempts. */
   backgroundRetryMaxDelay: Duration.seconds(30),
   /** Retries of one background refresh, at most. */
-  backgroundRetries: 20
+  backgroundRetries: 20,
+  /**
+   * The least time between two background refreshes, whatever the tokens' lifetime: a server that
+   * issues tokens of a millisecond cannot make the refresh loop back to back (callers still refresh a
+   * token that is not fresh themselves).
+   */
+  minRefreshInterval: Duration.seconds(1)
 } as const
 
 /** The lock-free copy of the current token that `token` reads, and the instant (epoch ms) it stops being fresh. */
@@ -168,7 +175,7 @@ export const makeWith = (
       jitter: Duration.decode(options.refreshJitter ?? defaults.refreshJitter),
       failureCooldownMillis: Duration.toMillis(options.failureCooldown ?? defaults.failureCooldown),
       maxRateLimitWaitMillis: Duration.toMillis(options.retry?.maxRateLimitWait ?? defaults.maxRateLimitWait),
-      minRefreshIntervalMillis: 0
+      minRefreshIntervalMillis: Duration.toMillis(defaults.minRefreshInterval)
     }
     const maxAttempts = Math.max(1, Math.floor(options.retry?.maxAttempts ?? defaults.maxAttempts))
     const baseDelay = Duration.decode(options.retry?.baseDelay ?? defaults.baseDelay)
@@ -372,12 +379,15 @@ export const makeWith = (
         Effect.ignore
       )
 
-    /** The instant (whole epoch ms) to refresh `token` at: expiry - lead - U(0, jitter). */
-    const refreshInstant = (token: AccessToken.AccessToken) => {
+    /**
+     * The instant (whole epoch ms) to refresh `token` at: expiry - lead - U(0, jitter), and not sooner
+     * than the minimum interval after the previous background refresh (`last`).
+     */
+    const refreshInstant = (token: AccessToken.AccessToken, last: number | undefined) => {
       const jitter = TokenState.jitterMillis(token, policy)
       return Effect.map(
         jitter > 0 ? Random.nextRange(0, jitter) : Effect.succeed(0),
-        (offset) => TokenState.refreshAt(token, policy, offset, undefined)
+        (offset) => TokenState.refreshAt(token, policy, offset, last)
       )
     }
 
@@ -385,27 +395,32 @@ export const makeWith = (
      * One fiber, no fork per token: waits for a token, sleeps until its refresh instant and refreshes it.
      * A newer token installed meanwhile (a 401 replacement, a forced refresh) is picked up when the fiber
      * wakes: it then sleeps until the newer token's instant. Each sleep lasts at most the lead time (20 s
-     * by default), so a newer token that must be refreshed sooner (a shorter lifetime) is seen in time;
-     * if it is not (a lifetime under twice the lead time), callers refresh it, never sending it expired.
+     * by default; but at least the minimum interval between refreshes), so a newer token that must be
+     * refreshed sooner (a shorter lifetime) is seen in time; if it is not (a lifetime under twice the lead time), callers refresh it, never sending it expired.
      * (Racing the sleep against the queue would fork two fibers for every token, and every fiber costs
      * the scheduler an entry until the next full garbage collection.)
      */
     const loop = Effect.gen(function*() {
+      let last: number | undefined
       let token = yield* Queue.take(installed)
-      let at = yield* refreshInstant(token)
+      let at = yield* refreshInstant(token, last)
       while (true) {
         const now = yield* Clock.currentTimeMillis
         if (now >= at) {
+          last = now
           yield* refreshAhead(token)
           token = yield* Queue.take(installed)
-          at = yield* refreshInstant(token)
+          at = yield* refreshInstant(token, last)
           continue
         }
-        yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(at - now, TokenState.leadMillis(token, policy)))))
+        // in steps of the lead time, but not shorter than the minimum interval (a token of a millisecond
+        // would make it a busy wait)
+        const step = Math.max(TokenState.leadMillis(token, policy), policy.minRefreshIntervalMillis)
+        yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(at - now, step))))
         const newer = yield* Queue.poll(installed)
         if (Option.isSome(newer)) {
           token = newer.value
-          at = yield* refreshInstant(token)
+          at = yield* refreshInstant(token, last)
         }
       }
     })

@@ -12,7 +12,9 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as AccessToken from "../src/AccessToken.js"
 import * as CriteoAuth from "../src/CriteoAuth.js"
+import * as CriteoAuthError from "../src/CriteoAuthError.js"
 import * as Grant from "../src/Grant.js"
+import type * as TokenEndpoint from "../src/TokenEndpoint.js"
 import { clientId, clientSecret, type FakeCriteoOptions, grant, makeFakeCriteo, settle } from "./utils.js"
 
 const setup = (fakeOptions: FakeCriteoOptions = {}, options: Partial<CriteoAuth.Options> = {}) =>
@@ -175,6 +177,41 @@ describe("CriteoAuth", () => {
         assert.notStrictEqual(valueOf(yield* auth.token), valueOf(first))
       }))
 
+    it.scoped("tokens of a millisecond do not make the background refresh loop back to back", () =>
+      Effect.gen(function*() {
+        let requests = 0
+        const endpoint: TokenEndpoint.Service = {
+          tokenUrl: "https://example.test/oauth2/token",
+          request: () =>
+            Effect.flatMap(DateTime.now, (now) => {
+              requests++
+              // a loop stops here, so that the test fails instead of spinning for ever
+              if (requests > 1_000) {
+                return Effect.fail(
+                  new CriteoAuthError.TransportError({ endpoint: "token", reason: "Transport", detail: "too many" })
+                )
+              }
+              return Effect.succeed(
+                new AccessToken.AccessToken({
+                  value: Redacted.make(`tiny-${requests}`),
+                  tokenType: "Bearer",
+                  expiresIn: Duration.millis(1),
+                  issuedAt: now,
+                  expiresAt: DateTime.addDuration(now, Duration.millis(1))
+                })
+              )
+            })
+        }
+        const auth = yield* CriteoAuth.makeWith(endpoint, { grant })
+        yield* auth.token
+        for (let i = 0; i < 10; i++) {
+          yield* TestClock.adjust("1 second")
+          yield* settle
+        }
+        // one refresh per minimum interval at most, and no caller asked
+        assert.isAtMost(requests, 1 + 10_000 / Duration.toMillis(CriteoAuth.defaults.minRefreshInterval) + 1)
+      }))
+
     it.effect("the background fiber stops with the layer's scope", () =>
       Effect.gen(function*() {
         const fake = yield* makeFakeCriteo()
@@ -235,7 +272,7 @@ describe("CriteoAuth", () => {
         assert.strictEqual(fake.stats.tokenRequests, 2)
       }))
 
-    it.scoped("a 429 asking for longer than maxRateLimitWait fails at once, and is remembered", () =>
+    it.scoped("a 429 asking for longer than maxRateLimitWait fails at once, is remembered that long, then asked again", () =>
       Effect.gen(function*() {
         const { auth, fake } = yield* setup(
           { tokenReply: (n) => (n === 1 ? { status: 429, headers: { "retry-after": "600" } } : undefined) },
@@ -244,15 +281,33 @@ describe("CriteoAuth", () => {
         const error = yield* Effect.flip(auth.token)
         assert.strictEqual(error._tag, "RateLimitedError")
         assert.strictEqual(fake.stats.tokenRequests, 1)
-        yield* TestClock.adjust("5 minutes")
+        yield* TestClock.adjust("20 seconds")
         const again = yield* Effect.flip(auth.token)
         assert.strictEqual(again._tag, "RateLimitedError")
-        if (again._tag === "RateLimitedError") assert.strictEqual(Duration.toSeconds(again.retryAfter!), 300)
+        if (again._tag === "RateLimitedError") assert.strictEqual(Duration.toSeconds(again.retryAfter!), 40)
         assert.strictEqual(fake.stats.tokenRequests, 1)
-        yield* TestClock.adjust("5 minutes")
+        yield* TestClock.adjust("40 seconds")
         yield* auth.token
         assert.strictEqual(fake.stats.tokenRequests, 2)
       }))
+
+    for (
+      const [header, value] of [
+        ["retry-after", "1000000000"],
+        ["x-ratelimit-reset", "99999999999"]
+      ] as const
+    ) {
+      it.scoped(`a far-future ${header} blocks for maxRateLimitWait at most, not until restart`, () =>
+        Effect.gen(function*() {
+          const { auth, fake } = yield* setup({
+            tokenReply: (n) => (n === 1 ? { status: 429, headers: { [header]: value } } : undefined)
+          })
+          assert.strictEqual((yield* Effect.flip(auth.token))._tag, "RateLimitedError")
+          yield* TestClock.adjust(CriteoAuth.defaults.maxRateLimitWait)
+          yield* auth.token
+          assert.strictEqual(fake.stats.tokenRequests, 2)
+        }))
+    }
 
     for (
       const [code, status, tag] of [

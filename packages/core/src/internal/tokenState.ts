@@ -227,14 +227,15 @@ export const rotated = (grant: Grant.Grant, refreshToken: Redacted.Redacted<stri
 
 /**
  * How long a failure is answered from memory, if at all: a refused credential for the cooldown, a 429
- * for the wait the server asked.
+ * for the wait the server asked but at most `maxRateLimitWaitMillis` (then it is asked again: a 429 asking
+ * for 31 years must not block the provider until a restart).
  *
  * @internal
  */
 export const cooldownMillis = (error: CriteoAuthError.TokenError, policy: Policy): number | undefined => {
   if (error._tag === "InvalidClientError" || error._tag === "InvalidGrantError") return policy.failureCooldownMillis
   if (error._tag === "RateLimitedError" && error.retryAfter !== undefined) {
-    return Duration.toMillis(error.retryAfter)
+    return Math.min(Duration.toMillis(error.retryAfter), policy.maxRateLimitWaitMillis)
   }
   return undefined
 }

@@ -122,6 +122,9 @@ const PREFIX_REQUIREMENT = "expected 1 to 100 characters, no spaces or braces"
 
 const STORE = "redis"
 
+/** How long an entry without a refresh token outlives its access token. */
+const ENTRY_GRACE_MILLIS = 3_600_000
+
 const describe = (error: unknown): string => {
   const message = error instanceof Error ? error.message : String(error)
   // what ioredis says (`Connection is closed.`, `Command timed out`, `connect ECONNREFUSED …`): no
@@ -313,6 +316,16 @@ export const make = (
         Effect.withSpan("CriteoRedisStore.get", { attributes: { "criteo.store_key": key } })
       )
 
+    /**
+     * An entry that holds only an access token is worth nothing an hour after that token expires: it is
+     * let go then (its lifetime plus an hour from the write, on Redis's clock, so that no clock skew, nor
+     * a TestClock, can expire it early). An entry with a refresh token (a consent) is kept until removed.
+     */
+    const expiry = (write: TokenStore.Write) =>
+      write.refreshToken === undefined && write.accessToken !== undefined
+        ? String(Math.ceil(Duration.toMillis(write.accessToken.expiresIn)) + ENTRY_GRACE_MILLIS)
+        : ""
+
     const compareAndSet = (key: string, expectedVersion: number | undefined, write: TokenStore.Write) =>
       Effect.gen(function*() {
         const version = (expectedVersion ?? 0) + 1
@@ -325,7 +338,8 @@ export const make = (
             sealed,
             write.accessToken?.fingerprint ?? "",
             channel,
-            key
+            key,
+            expiry(write)
           ]))
         if (Array.isArray(reply) && Number(reply[0]) === 1) {
           return { _tag: "Written", entry } satisfies TokenStore.SetResult

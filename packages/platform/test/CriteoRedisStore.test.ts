@@ -159,6 +159,28 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
         assert.isUndefined(moved.refreshToken)
       }).pipe(Effect.scoped))
 
+    it.effect("an entry without a refresh token expires an hour after its access token; a consent's is kept", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.RedisServer
+        const store = yield* storeOn(server, { prefix: "ttl-test" })
+        const redis = yield* raw(server)
+        const [cc, consent] = [freshKey(), freshKey()]
+        const expiresAt = Date.now() + 900_000
+        const live = new AccessToken.AccessToken({
+          value: Redacted.make("a"),
+          tokenType: "Bearer",
+          expiresIn: Duration.seconds(900),
+          issuedAt: DateTime.unsafeMake(expiresAt - 900_000),
+          expiresAt: DateTime.unsafeMake(expiresAt)
+        })
+        yield* store.compareAndSet(cc, undefined, { accessToken: live, refreshToken: undefined })
+        yield* store.compareAndSet(consent, undefined, { accessToken: live, refreshToken: Redacted.make("r") })
+        const ttl = yield* Effect.promise(() => redis.pttl(`ttl-test:{${cc}}:entry`))
+        assert.isAbove(ttl, 4_400_000)
+        assert.isAtMost(ttl, 900_000 + 3_600_000)
+        assert.strictEqual(yield* Effect.promise(() => redis.pttl(`ttl-test:{${consent}}:entry`)), -1)
+      }).pipe(Effect.scoped))
+
     it.effect("a wrong key reads as an empty entry with one warning, never a crash or a leak; a write replaces it", () =>
       Effect.gen(function*() {
         const server = yield* RedisServer.RedisServer

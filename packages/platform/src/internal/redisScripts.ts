@@ -23,7 +23,8 @@ return { redis.call("PTTL", KEYS[2]), redis.call("HGETALL", KEYS[1]) }
 
 /**
  * KEYS: entry. ARGV: expected version ("" = absent), next version, sealed data, fingerprint ("" = no
- * access token), channel, store key. Returns `{1}` when written, `{0, HGETALL entry}` on a conflict.
+ * access token), channel, store key, time to live (ms; "" = none). Returns `{1}` when written,
+ * `{0, HGETALL entry}` on a conflict.
  */
 export const compareAndSet = script(`
 local current = redis.call("HGET", KEYS[1], "version")
@@ -34,6 +35,9 @@ redis.call("DEL", KEYS[1])
 redis.call("HSET", KEYS[1], "version", ARGV[2], "data", ARGV[3])
 if ARGV[4] ~= "" then
   redis.call("HSET", KEYS[1], "fingerprint", ARGV[4])
+end
+if ARGV[7] ~= "" then
+  redis.call("PEXPIRE", KEYS[1], ARGV[7])
 end
 redis.call("PUBLISH", ARGV[5], ARGV[6])
 return { 1 }

@@ -199,5 +199,16 @@ export default defineConfig(
     rules: {
       "no-console": "off"
     }
+  },
+  {
+    name: "criteo-auth/bins-and-scripts",
+    // the executables' entry points and the build/pack scripts: plain Node.js, run before any build
+    files: ["packages/*/bin/**/*.mjs", "packages/*/scripts/**/*.mjs", "scripts/**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", URL: "readonly" }
+    },
+    rules: {
+      "no-console": "off"
+    }
   }
 )

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The criteo-conformance command: runs src/bin/criteoConformance.ts through tsx, so that it works from a
-// fresh clone without a build (`node dist/bin/criteoConformance.js` runs the compiled one after `pnpm build`).
-import { register } from "tsx/esm/api"
+// The criteo-conformance command. In a clone of the repository it runs src/bin/criteoConformance.ts through
+// tsx, so that it works without a build; installed from npm it runs the compiled dist/bin/criteoConformance.js.
+import { run } from "./lib/entry.mjs"
 
-register()
-await import("../src/bin/criteoConformance.ts")
+await run("criteoConformance")

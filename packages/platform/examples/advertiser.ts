@@ -8,18 +8,19 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Schema } from "effect"
 
-const Advertiser = Schema.Struct({
-  data: Schema.Struct({ id: Schema.String, type: Schema.String })
+// GET /advertisers/me answers with the advertisers the credentials may act for.
+const Advertisers = Schema.Struct({
+  data: Schema.NonEmptyArray(Schema.Struct({ id: Schema.String, type: Schema.String }))
 })
 
 const program = Effect.gen(function*() {
   // An HttpClient that sends the bearer token, renews it on a 401 and retries 5xx and 429 within bounds.
   const criteo = (yield* CriteoHttpClient.CriteoHttpClient).pipe(HttpClient.filterStatusOk)
   // GET https://api.criteo.com/2026-07/advertisers/me
-  const advertiser = yield* criteo.get("/advertisers/me").pipe(
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(Advertiser))
+  const advertisers = yield* criteo.get("/advertisers/me").pipe(
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(Advertisers))
   )
-  yield* Console.log(`Connected as advertiser ${advertiser.data.id}`)
+  yield* Console.log(`Connected as advertiser ${advertisers.data[0].id}`)
 }).pipe(
   Effect.catchTags({
     InvalidClientError: (error) => Console.error(`Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: ${error.message}`),

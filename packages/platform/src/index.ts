@@ -1,11 +1,6 @@
 /**
  * @since 0.1.0
  */
-export * as CriteoCli from "./CriteoCli.js"
-
-/**
- * @since 0.1.0
- */
 export * as CriteoConfig from "./CriteoConfig.js"
 
 /**

@@ -10,7 +10,12 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
   it.effect("calls the API with the credentials of the environment", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo
-      const client = yield* fake.register()
+      const clientId = `example-${crypto.randomUUID()}`
+      // Criteo's answer (and the simulator's): the advertisers the credentials may act for, as a list.
+      const client = yield* fake.register({
+        clientId,
+        apiScript: [{ status: 200, body: { data: [{ id: clientId, type: "Advertiser", attributes: {} }] } }]
+      })
       const result = yield* Cli.run([], {
         CRITEO_CLIENT_ID: client.clientId,
         CRITEO_CLIENT_SECRET: client.clientSecret,

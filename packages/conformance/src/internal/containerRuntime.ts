@@ -31,12 +31,21 @@ const setDefaults = () => {
   process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "localhost"
 }
 
-const load = Effect.promise(() => {
-  setDefaults()
-  return import("testcontainers")
-})
-
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]
+
+/**
+ * testcontainers is an optional peer dependency of the published package (its native dependencies, ssh2 and
+ * cpu-features, build at install time and hang without internet): loaded on first use, with a clear error
+ * when it is not installed.
+ */
+const load: Effect.Effect<typeof Testcontainers, string> = Effect.tryPromise({
+  try: () => {
+    setDefaults()
+    return import("testcontainers")
+  },
+  catch: (error) =>
+    `the container runtime needs testcontainers (npm install testcontainers@11.14.0): ${describe(error)}`
+})
 
 /** Whether a container runtime answers, within `timeout`. */
 export const detect = (timeout: Duration.DurationInput): Effect.Effect<string, string> =>
@@ -89,7 +98,10 @@ export const start = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const tc = yield* load
+    const tc = yield* Effect.mapError(
+      load,
+      (reason) => new SimulatorError.SimulatorStartError({ runtime: "container", reason })
+    )
     const instance = Crypto.randomUUID()
     const startupMillis = Duration.toMillis(options.startupTimeout)
     const Container = publishOn(tc, options.bindAddress)

@@ -7,6 +7,7 @@
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -143,7 +144,77 @@ type Pending = Deferred.Deferred<Protocol.Message, AdapterError>
 
 const maxOutputLines = 2_000
 
-const lines = <E>(stream: Stream.Stream<Uint8Array, E>) => stream.pipe(Stream.decodeText(), Stream.splitLines)
+/**
+ * The longest line read from an adapter, in characters: a longer line on stdout is a protocol violation,
+ * on stderr it is cut. So a runaway adapter (a 400 MB line was seen) costs the runner 1 MiB per stream.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxLineLength = 1_048_576
+
+/** How much of each line of the client's output is kept for the report and the leak checks. */
+const keptLineLength = 16_384
+
+interface ReadLine {
+  /** The line, at most `maxLineLength` characters of it. */
+  readonly text: string
+  /** Its whole length: more than `text.length` when it was cut. */
+  readonly length: number
+  /**
+   * The line has just gone over `maxLineLength` and has not ended (it may never): emitted once, so that
+   * a reader can act at once; the whole line follows when it ends.
+   */
+  readonly overflowing: boolean
+}
+
+/** Splits a byte stream into lines (LF or CRLF), holding at most `maxLineLength` characters of a line. */
+const lines = <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<ReadLine, E> =>
+  Stream.suspend(() => {
+    let buffer = ""
+    let dropped = 0
+    const finish = (): ReadLine => {
+      const text = buffer.endsWith("\r") && dropped === 0 ? buffer.slice(0, -1) : buffer
+      const line = { text, length: text.length + dropped, overflowing: false }
+      buffer = ""
+      dropped = 0
+      return line
+    }
+    const append = (piece: string) => {
+      const room = maxLineLength - buffer.length
+      if (piece.length <= room) buffer += piece
+      else {
+        buffer += piece.slice(0, room)
+        dropped += piece.length - room
+      }
+    }
+    const split = (chunk: string): Array<ReadLine> => {
+      const out: Array<ReadLine> = []
+      let start = 0
+      let newline = chunk.indexOf("\n", start)
+      while (newline >= 0) {
+        append(chunk.slice(start, newline))
+        out.push(finish())
+        start = newline + 1
+        newline = chunk.indexOf("\n", start)
+      }
+      const wasDropping = dropped > 0
+      append(chunk.slice(start))
+      if (!wasDropping && dropped > 0) out.push({ text: buffer, length: buffer.length + dropped, overflowing: true })
+      return out
+    }
+    return stream.pipe(
+      Stream.decodeText(),
+      Stream.mapConcat(split),
+      Stream.concat(Stream.suspend(() => buffer.length > 0 || dropped > 0 ? Stream.make(finish()) : Stream.empty))
+    )
+  })
+
+/** What is kept of a line of output: its first `keptLineLength` characters. */
+const kept = (line: ReadLine) =>
+  line.length <= keptLineLength
+    ? line.text
+    : `${line.text.slice(0, keptLineLength)}… (${line.length - keptLineLength} more characters)`
 
 /**
  * Starts the adapter and waits for its `ready` line. The process (and every process it started) is
@@ -197,18 +268,30 @@ export const start = (
         yield* Deferred.fail(ready, error)
       })
 
-    const onLine = (text: string) =>
+    const violation = (detail: string) =>
       Effect.gen(function*() {
+        yield* Ref.set(stalled, true)
+        const error = yield* Effect.flip(fail("Protocol", detail))
+        return yield* failAll(error)
+      })
+
+    const onLine = (read: ReadLine) =>
+      Effect.gen(function*() {
+        const text = kept(read)
+        if (read.length > maxLineLength) {
+          // Reported once, as soon as the line goes over the limit (it may never end).
+          if (!read.overflowing) return
+          yield* record("stdout", text)
+          return yield* violation(`a line longer than ${maxLineLength} characters on stdout (the protocol's limit)`)
+        }
         const ids = new Set((yield* Ref.get(pending)).keys())
-        const line = Protocol.parseLine(text, ids)
+        const line = Protocol.parseLine(read.text, ids)
         switch (line._tag) {
           case "Output":
             return yield* record("stdout", text)
           case "Invalid": {
             yield* record("stdout", text)
-            yield* Ref.set(stalled, true)
-            const error = yield* Effect.flip(fail("Protocol", `malformed protocol message ${line.problem}`))
-            return yield* failAll(error)
+            return yield* violation(`malformed protocol message ${line.problem}`)
           }
           case "Message": {
             const message = line.message
@@ -237,13 +320,18 @@ export const start = (
       )
     )
 
+    // A reader that dies (whatever the reason) must not look like a silent adapter: it is reported.
     const stdoutFiber = yield* lines(process.stdout).pipe(
       Stream.runForEach(onLine),
-      Effect.ignore,
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : violation(`its stdout could not be read: ${Cause.squash(cause)}`.slice(0, 500))
+      ),
       Effect.forkScoped
     )
     yield* lines(process.stderr).pipe(
-      Stream.runForEach((text) => record("stderr", text)),
+      Stream.runForEach((line) => line.overflowing ? Effect.void : record("stderr", kept(line))),
       Effect.ignore,
       Effect.forkScoped
     )

@@ -5,12 +5,12 @@
  *
  * @since 0.1.0
  */
+import { forXml } from "./internal/sanitize.js"
 import type * as Report from "./Report.js"
 
+/** Escapes XML's markup characters; the characters XML 1.0 does not allow at all become U+FFFD. */
 const escape = (text: string): string =>
-  text
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "")
+  forXml(text)
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")

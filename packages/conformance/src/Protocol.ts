@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { forTerminal, jsonDepth } from "./internal/sanitize.js"
 
 /**
  * @since 0.1.0
@@ -183,8 +184,17 @@ export type Line =
 const decodeMessage = Schema.decodeUnknownEither(Message, { errors: "first", onExcessProperty: "ignore" })
 
 /**
+ * How deeply a protocol message may nest objects and arrays (a `body` included).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxDepth = 64
+
+/**
  * Reads one line of the adapter's stdout. A JSON object whose `type` is `ready`, `result` or
- * `results`, or whose `id` is one of `pendingIds`, must be a valid message; anything else is output.
+ * `results`, or whose `id` is one of `pendingIds`, must be a valid message — nested at most `maxDepth`
+ * deep — ; anything else is output. Never throws.
  *
  * @since 0.1.0
  * @category decoding
@@ -204,8 +214,16 @@ export const parseLine = (text: string, pendingIds: ReadonlySet<string>): Line =
   const claimsProtocol = (typeof record["type"] === "string" && messageTypes.has(record["type"])) ||
     (id !== undefined && pendingIds.has(id))
   if (!claimsProtocol) return { _tag: "Output", text }
-  const decoded = decodeMessage(json)
-  if (decoded._tag === "Right") return { _tag: "Message", message: decoded.right }
-  const problem = decoded.left.message.split("\n").slice(-2).join(" ").trim()
-  return { _tag: "Invalid", id, problem: `${trimmed.slice(0, 200)}: ${problem}` }
+  const excerpt = forTerminal(trimmed.slice(0, 200))
+  if (jsonDepth(trimmed, maxDepth) > maxDepth) {
+    return { _tag: "Invalid", id, problem: `${excerpt}…: nested deeper than ${maxDepth} levels` }
+  }
+  try {
+    const decoded = decodeMessage(json)
+    if (decoded._tag === "Right") return { _tag: "Message", message: decoded.right }
+    const problem = decoded.left.message.split("\n").slice(-2).join(" ").trim()
+    return { _tag: "Invalid", id, problem: `${excerpt}: ${forTerminal(problem.slice(0, 500))}` }
+  } catch (error) {
+    return { _tag: "Invalid", id, problem: `${excerpt}: cannot be read (${String(error).slice(0, 200)})` }
+  }
 }

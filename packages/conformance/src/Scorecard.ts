@@ -10,6 +10,7 @@ import * as AnsiDoc from "@effect/printer-ansi/AnsiDoc"
 import * as Doc from "@effect/printer/Doc"
 import type * as BuiltinAdapters from "./BuiltinAdapters.js"
 import type * as ConformanceCase from "./ConformanceCase.js"
+import { forTerminal } from "./internal/sanitize.js"
 import * as Report from "./Report.js"
 
 /**
@@ -21,6 +22,12 @@ export interface Style {
 }
 
 const labels = Report.statusLabels
+
+/**
+ * Every piece of text goes through here: what came from an adapter (its name, errors, output quoted in
+ * check details) may hold escape sequences, shown instead of interpreted.
+ */
+const text = (value: string) => Doc.text(forTerminal(value))
 
 const colors: Record<Report.Status, Ansi.Ansi> = {
   pass: Ansi.green,
@@ -42,9 +49,9 @@ const truncate = (text: string, width: number) => (text.length <= width ? text :
 
 const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
 
-const status = (s: Report.Status, width = 5) => Doc.annotate(Doc.text(pad(labels[s], width)), colors[s])
+const status = (s: Report.Status, width = 5) => Doc.annotate(text(pad(labels[s], width)), colors[s])
 
-const dim = (text: string) => Doc.annotate(Doc.text(text), Ansi.blackBright)
+const dim = (value: string) => Doc.annotate(text(value), Ansi.blackBright)
 
 /**
  * The header printed before an adapter's cases.
@@ -62,7 +69,7 @@ export const adapterHeader = (
   render(
     Doc.vsep([
       Doc.empty,
-      Doc.hsep([Doc.annotate(Doc.text(`▶ ${label}`), Ansi.bold), dim(`(${total} cases)`)]),
+      Doc.hsep([Doc.annotate(text(`▶ ${label}`), Ansi.bold), dim(`(${total} cases)`)]),
       dim(`  command:  ${truncate(command, 150)}`),
       dim(`  expected: ${expectedSource}`)
     ]),
@@ -76,7 +83,7 @@ export const adapterHeader = (
  * @category rendering
  */
 export const groupHeader = (group: ConformanceCase.Group, style: Style): string =>
-  render(Doc.annotate(Doc.text(`  ${group}`), Ansi.combine(Ansi.bold, Ansi.blackBright)), style)
+  render(Doc.annotate(text(`  ${group}`), Ansi.combine(Ansi.bold, Ansi.blackBright)), style)
 
 /**
  * One case: its status, id, title and duration; then the failed checks (or the error, or why it is
@@ -87,21 +94,21 @@ export const groupHeader = (group: ConformanceCase.Group, style: Style): string 
  */
 export const caseLine = (result: Report.CaseResult, style: Style): string => {
   const head = Doc.hsep([
-    Doc.text("   "),
+    text("   "),
     status(result.status),
-    Doc.text(pad(result.id, 44)),
-    Doc.text(pad(truncate(result.title, 70), 70)),
+    text(pad(result.id, 44)),
+    text(pad(truncate(result.title, 70), 70)),
     dim(`${result.grade === "FAIL" ? "MUST  " : "SHOULD"} ${pad(seconds(result.durationMillis), 7)}`)
   ])
   const details: Array<Doc.Doc<Ansi.Ansi>> = []
-  if (result.error !== undefined) details.push(Doc.text(`          ${truncate(result.error.split("\n")[0], 160)}`))
+  if (result.error !== undefined) details.push(text(`          ${truncate(result.error.split("\n")[0], 160)}`))
   if (result.status !== "pass" && result.status !== "xpass") {
     for (const check of result.checks.filter((c) => !c.passed)) {
       details.push(
         Doc.hsep([
-          Doc.text("         "),
-          Doc.annotate(Doc.text("✗"), colors[result.status]),
-          Doc.text(`${check.name}:`),
+          text("         "),
+          Doc.annotate(text("✗"), colors[result.status]),
+          text(`${check.name}:`),
           dim(truncate(check.detail, 140))
         ])
       )
@@ -128,27 +135,27 @@ export const caseLine = (result: Report.CaseResult, style: Style): string => {
 export const adapterSummary = (run: Report.AdapterRun, style: Style): string => {
   const s = run.summary
   const counts: Array<Doc.Doc<Ansi.Ansi>> = [
-    Doc.annotate(Doc.text(`${s.pass} passed`), Ansi.green),
-    Doc.annotate(Doc.text(`${s.warn} warned`), s.warn > 0 ? Ansi.yellow : Ansi.blackBright),
-    Doc.annotate(Doc.text(`${s.fail} failed`), s.fail > 0 ? colors.fail : Ansi.blackBright),
-    Doc.annotate(Doc.text(`${s.error} errors`), s.error > 0 ? colors.error : Ansi.blackBright),
-    Doc.annotate(Doc.text(`${s.xfail} expected failures`), Ansi.blackBright),
-    Doc.annotate(Doc.text(`${s.xpass} stale expected failures`), s.xpass > 0 ? Ansi.cyan : Ansi.blackBright)
+    Doc.annotate(text(`${s.pass} passed`), Ansi.green),
+    Doc.annotate(text(`${s.warn} warned`), s.warn > 0 ? Ansi.yellow : Ansi.blackBright),
+    Doc.annotate(text(`${s.fail} failed`), s.fail > 0 ? colors.fail : Ansi.blackBright),
+    Doc.annotate(text(`${s.error} errors`), s.error > 0 ? colors.error : Ansi.blackBright),
+    Doc.annotate(text(`${s.xfail} expected failures`), Ansi.blackBright),
+    Doc.annotate(text(`${s.xpass} stale expected failures`), s.xpass > 0 ? Ansi.cyan : Ansi.blackBright)
   ]
   return render(
     Doc.vsep([
       Doc.hsep([
-        Doc.annotate(Doc.text(`  ${run.label}${run.version === undefined ? "" : ` ${run.version}`}:`), Ansi.bold),
-        Doc.text(`${s.total} cases in ${seconds(run.durationMillis)} —`),
-        Doc.concatWith(counts, (a, b) => Doc.cat(a, Doc.cat(Doc.text(", "), b)))
+        Doc.annotate(text(`  ${run.label}${run.version === undefined ? "" : ` ${run.version}`}:`), Ansi.bold),
+        text(`${s.total} cases in ${seconds(run.durationMillis)} —`),
+        Doc.concatWith(counts, (a, b) => Doc.cat(a, Doc.cat(text(", "), b)))
       ]),
-      Doc.text(
+      text(
         `  MUST (FAIL-grade) ${s.mustPassed}/${s.mustTotal} passed · SHOULD (WARN-grade) ${s.shouldPassed}/${s.shouldTotal} passed`
       ),
       ...(run.unknownExpectations.length === 0
         ? []
         : [Doc.annotate(
-          Doc.text(`  expected-failure entries matching no case: ${run.unknownExpectations.join(", ")}`),
+          text(`  expected-failure entries matching no case: ${run.unknownExpectations.join(", ")}`),
           Ansi.cyan
         )])
     ]),
@@ -176,22 +183,22 @@ export const matrix = (report: Report.RunReport, style: Style): string => {
   const ids = Array.from(new Set(runs.flatMap((r) => r.results.map((c) => c.id))))
   const columns = runs.map((r, i) => `${i + 1}`)
   const lines: Array<Doc.Doc<Ansi.Ansi>> = [
-    Doc.text(""),
+    text(""),
     Doc.annotate(
-      Doc.text("  Verdicts (✓ pass, F fail, W warn, E error, x expected failure, ! stale expected failure)"),
+      text("  Verdicts (✓ pass, F fail, W warn, E error, x expected failure, ! stale expected failure)"),
       Ansi.bold
     ),
     ...runs.map((r, i) => dim(`   ${pad(columns[i], 3)} ${r.label}`)),
-    Doc.text(`  ${pad("case", 46)} ${columns.map((c) => pad(c, 3)).join("")}`)
+    text(`  ${pad("case", 46)} ${columns.map((c) => pad(c, 3)).join("")}`)
   ]
   for (const id of ids) {
     const cells = runs.map((r) => {
       const result = r.results.find((c) => c.id === id)
       return result === undefined
-        ? Doc.text(pad("·", 3))
-        : Doc.annotate(Doc.text(pad(matrixCell[result.status], 3)), colors[result.status])
+        ? text(pad("·", 3))
+        : Doc.annotate(text(pad(matrixCell[result.status], 3)), colors[result.status])
     })
-    lines.push(Doc.hcat([Doc.text(`  ${pad(id, 46)} `), ...cells]))
+    lines.push(Doc.hcat([text(`  ${pad(id, 46)} `), ...cells]))
   }
   return render(Doc.vsep(lines), style)
 }
@@ -205,9 +212,9 @@ export const matrix = (report: Report.RunReport, style: Style): string => {
 export const detection = (detection: BuiltinAdapters.Detection, style: Style): string =>
   render(
     Doc.vsep([
-      Doc.text(""),
+      text(""),
       Doc.annotate(
-        Doc.text(
+        text(
           `  Detection: ${detection.caughtModes}/${detection.modes.length} broken modes caught by the cases meant for them ` +
             `(${detection.caughtPairs}/${detection.pairs} mode × case pairs)`
         ),
@@ -215,7 +222,7 @@ export const detection = (detection: BuiltinAdapters.Detection, style: Style): s
       ),
       ...detection.modes.filter((m) => !m.caught).map((m) =>
         Doc.annotate(
-          Doc.text(`    missed: broken:${m.mode} — ${
+          text(`    missed: broken:${m.mode} — ${
             m.cases.filter((c) => !c.caught).map((c) => `${c.id} ${c.verdict}`).join(", ")
           }`),
           colors.fail

@@ -3,7 +3,7 @@
  * sending requests before their first command. Each is reported (an ERROR, or the case's failure when
  * hanging is what it checks), quickly, and the adapter's processes are gone afterwards.
  */
-import { ConformanceCase, CriteoSimulator, Runner } from "@criteo-auth/conformance"
+import { Adapter, ConformanceCase, CriteoSimulator, Runner } from "@criteo-auth/conformance"
 import { assert, layer } from "@effect/vitest"
 import { Clock, Duration, Effect } from "effect"
 import * as Fs from "node:fs"
@@ -146,6 +146,50 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
         assert.strictEqual(unknown.result.verdict, "ERROR")
         assert.match(unknown.result.error!, /unknown or already answered command "42"/)
         assert.deepStrictEqual(processesMatching("18.1"), [])
+      }))
+
+    it.scoped("a protocol line nested too deeply is a protocol ERROR (was: the reader died, reported as NotReady)", () =>
+      Effect.gen(function*() {
+        const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`
+        const readyLine = yield* runOne(
+          shell(`echo '{"type":"ready","name":"deep","extra":${nested(20_000)}}'; exec sleep 16.9`)
+        )
+        assert.strictEqual(readyLine.result.verdict, "ERROR")
+        assert.match(readyLine.result.error!, /Protocol: malformed protocol message .*nested deeper than 64 levels/)
+        const answer = yield* runOne(
+          shell(
+            `${ready}; read line; echo '{"id":"1","type":"result","status":200,"body":${
+              nested(20_000)
+            }}'; exec sleep 16.9`
+          )
+        )
+        assert.strictEqual(answer.result.verdict, "ERROR")
+        assert.match(answer.result.error!, /Protocol: malformed protocol message .*nested deeper than 64 levels/)
+        assert.deepStrictEqual(processesMatching("16.9"), [])
+      }))
+
+    it.scoped("lines are bounded: an endless line on stdout is a protocol ERROR, on stderr it is cut", () =>
+      Effect.gen(function*() {
+        // A line that never ends: the runner holds at most Adapter.maxLineLength of it, and stops the adapter.
+        const stdout = yield* runOne(
+          shell(`${ready}; read line; tr '\\0' a < /dev/zero; exec sleep 15.3`),
+          { timeout: "20 seconds" }
+        )
+        assert.strictEqual(stdout.result.verdict, "ERROR")
+        assert.match(stdout.result.error!, /Protocol: a line longer than 1048576 characters on stdout/)
+        assert.deepStrictEqual(processesMatching("15.3"), [])
+        // On stderr: the adapter session keeps the first 16 KiB of the line (the report, 2,000 characters).
+        const session = yield* Adapter.start({
+          command: shell(
+            `${ready}; head -c 8388608 /dev/zero | tr '\\0' b >&2; echo >&2; read line; ` +
+              `echo '{"id":"1","type":"result","status":200}'; exec sleep 15.3`
+          ),
+          env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }
+        })
+        const outcome = yield* session.call({ method: "GET", path: "/advertisers/me" }, "20 seconds")
+        assert.strictEqual(outcome.status, 200)
+        const long = (yield* session.output).find((line) => line.stream === "stderr" && line.text.startsWith("bbb"))!
+        assert.match(long.text, /^b{16384}… \(8372224 more characters\)$/)
       }))
 
     it.scoped("a request before the first command is an ERROR (adapters are started ahead of their case)", () =>

@@ -226,6 +226,60 @@ describe("reports", () => {
     assert.notInclude(xml, "<client>")
   })
 
+  // What an adapter wrote (its error, output quoted in a check) is hostile: XML 1.0 forbids U+FFFE, U+FFFF,
+  // lone surrogates and most controls; a terminal interprets ESC and CSI (U+009B) sequences.
+  const hostile = "x\uFFFE\uFFFF\uD800\u0001\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202Eevil"
+  const hostileResult = (status: Report.Status): Report.CaseResult => ({
+    ...result("h", status),
+    error: status === "error" ? `adapter Protocol: ${hostile}` : undefined,
+    checks: [{ name: `a check ${hostile}`, passed: false, detail: `the client said ${hostile}` }]
+  })
+
+  it("JUnit: characters XML 1.0 does not allow never reach junit.xml (it stays well-formed)", () => {
+    const xml = JUnitReport.render({
+      ...report([hostileResult("fail"), hostileResult("error"), hostileResult("warn")]),
+      runs: report([]).runs.map((run) => ({
+        ...run,
+        label: `label ${hostile}`,
+        version: hostile,
+        results: [hostileResult("fail"), hostileResult("error"), hostileResult("warn")]
+      }))
+    })
+
+    assert.notMatch(xml, /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u)
+    assert.include(xml, "the client said x\uFFFD")
+  })
+
+  it("the scorecard shows adapter text's escape sequences instead of sending them to the terminal", () => {
+    for (const color of [false, true]) {
+      const lines = [
+        Scorecard.caseLine(hostileResult("fail"), { color }),
+        Scorecard.caseLine(hostileResult("error"), { color }),
+        Scorecard.adapterHeader(`label ${hostile}`, `cmd ${hostile}`, hostile, 1, { color }),
+        Scorecard.adapterSummary({ ...report([hostileResult("fail")]).runs[0], version: hostile }, { color })
+      ].join("\n")
+      // Only the scorecard's own colour sequences (ESC [ digits m) may remain.
+      // eslint-disable-next-line no-control-regex
+      const stripped = lines.replace(/\u001b\[[0-9;]*m/g, "")
+      // eslint-disable-next-line no-control-regex
+      assert.notMatch(stripped, /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E]/)
+      assert.include(stripped, "\\u001b]0;pwned\\u0007")
+    }
+  })
+
+  it("a protocol line nested deeper than the limit is a protocol violation, whatever its depth", () => {
+    for (const depth of [Protocol.maxDepth + 1, 100_000]) {
+      const line = `{"id":"1","type":"result","status":200,"body":${"[".repeat(depth)}${"]".repeat(depth)}}`
+      const parsed = Protocol.parseLine(line, new Set(["1"]))
+      assert.strictEqual(parsed._tag, "Invalid")
+      if (parsed._tag === "Invalid") assert.include(parsed.problem, `nested deeper than ${Protocol.maxDepth} levels`)
+    }
+    const fine = `{"id":"1","type":"result","status":200,"body":${"[".repeat(10)}"]]]"${"]".repeat(10)}}`
+    assert.strictEqual(Protocol.parseLine(fine, new Set(["1"]))._tag, "Message")
+    const deepOutput = `{"log":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+    assert.strictEqual(Protocol.parseLine(deepOutput, new Set())._tag, "Output")
+  })
+
   it("the scorecard line of a failed case shows its failed checks", () => {
     const line = Scorecard.caseLine(result("b", "fail"), { color: false })
     assert.match(line, /FAIL\s+b\s+the case <b> & more/)

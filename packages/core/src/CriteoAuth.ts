@@ -439,22 +439,24 @@ export const makeWith = (
   })
 
 /**
- * Builds the provider on the `HttpClient` in context. Background work belongs to the scope.
+ * Builds the provider on the `HttpClient` in context. Background work belongs to the scope. Fails
+ * with `RefusedUrlError` when the token URL breaks the rules of `CriteoUrl`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.flatMap(
-    TokenEndpoint.make({ tokenUrl: options.tokenUrl, timeout: options.timeout, maxBodySize: options.maxBodySize }),
-    (endpoint) => makeWith(endpoint, options)
-  )
+export const make = (
+  options: Options
+): Effect.Effect<Service, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(TokenEndpoint.make(options), (endpoint) => makeWith(endpoint, options))
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<CriteoAuth, never, HttpClient.HttpClient> =>
+export const layer = (
+  options: Options
+): Layer.Layer<CriteoAuth, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient> =>
   Layer.scoped(CriteoAuth, make(options))
 
 /**
@@ -476,7 +478,7 @@ export const layerWithoutTokenEndpoint = (
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<CriteoAuth, ConfigError.ConfigError, HttpClient.HttpClient> =>
+): Layer.Layer<CriteoAuth, ConfigError.ConfigError | CriteoAuthError.RefusedUrlError, HttpClient.HttpClient> =>
   Layer.scoped(CriteoAuth, Effect.flatMap(Config.unwrap(options), make))
 
 /**

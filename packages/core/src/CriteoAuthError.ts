@@ -9,8 +9,11 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as CriteoUrl from "./CriteoUrl.js"
 
 /**
  * @since 0.1.0
@@ -307,6 +310,88 @@ export class ForbiddenError extends Schema.TaggedError<ForbiddenError>(
     }: the consent was revoked or the permission is missing`
   }
 }
+
+/**
+ * A token URL or API base URL that core refuses to send credentials to (see `CriteoUrl` for the
+ * rules): not an absolute URL, a scheme other than `https:` (or `http:` to the local machine without
+ * `allowInsecureHttp`), user info, a query or a fragment. Raised when a layer is built, never by a
+ * request, so it is not part of `CriteoAuthError`: a layer (`TokenEndpoint.layer`, `CriteoAuth.layer`,
+ * `CriteoHttpClient.layer`) fails with it, and `Effect.catchTag("RefusedUrlError", ...)` on the
+ * program that provides the layer catches it. `url` never holds user info, a query or a fragment.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RefusedUrlError extends Schema.TaggedError<RefusedUrlError>(
+  "@criteo-auth/core/RefusedUrlError"
+)("RefusedUrlError", {
+  /** The option that holds the URL: `tokenUrl` or `baseUrl`. */
+  option: Schema.Literal("tokenUrl", "baseUrl"),
+  /** Why it is refused. */
+  reason: Schema.Literal("Malformed", "UnsupportedScheme", "Insecure", "UserInfo", "QueryOrFragment"),
+  /** The URL without user info, query or fragment (absent when it does not parse). */
+  url: Schema.optional(Schema.String),
+  /** The host credentials would have been sent to (`Insecure`). */
+  host: Schema.optional(Schema.String),
+  /** The scheme found (`UnsupportedScheme`). */
+  scheme: Schema.optional(Schema.String)
+}) {
+  /**
+   * @since 0.2.0
+   */
+  get message(): string {
+    return CriteoUrl.describe(this.problem, this.option)
+  }
+  /**
+   * The problem, as `CriteoUrl.check` reports it.
+   *
+   * @since 0.2.0
+   */
+  get problem(): CriteoUrl.Problem {
+    const url = this.url ?? "<not a URL>"
+    switch (this.reason) {
+      case "Malformed":
+        return { _tag: "Malformed" }
+      case "UnsupportedScheme":
+        return { _tag: "UnsupportedScheme", scheme: this.scheme ?? "", url }
+      case "Insecure":
+        return { _tag: "Insecure", url, host: this.host ?? "" }
+      case "UserInfo":
+      case "QueryOrFragment":
+        return { _tag: this.reason, url }
+    }
+  }
+  /**
+   * The error for a problem `CriteoUrl.check` found in an option.
+   *
+   * @since 0.2.0
+   */
+  static fromProblem(option: "tokenUrl" | "baseUrl", problem: CriteoUrl.Problem): RefusedUrlError {
+    return new RefusedUrlError({
+      option,
+      reason: problem._tag,
+      ...("url" in problem ? { url: problem.url } : {}),
+      ...("host" in problem ? { host: problem.host } : {}),
+      ...("scheme" in problem ? { scheme: problem.scheme } : {})
+    })
+  }
+}
+
+/**
+ * Checks `url` with `CriteoUrl.check` and fails with `RefusedUrlError` naming `option`.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkUrl = (
+  option: "tokenUrl" | "baseUrl",
+  url: string,
+  options: CriteoUrl.CheckOptions = {}
+): Effect.Effect<string, RefusedUrlError> =>
+  Either.match(CriteoUrl.check(url, options), {
+    onLeft: (problem) => Effect.fail(RefusedUrlError.fromProblem(option, problem)),
+    onRight: Effect.succeed
+  })
 
 /**
  * The failures of a token request.

@@ -564,6 +564,11 @@ export interface Options extends AuthOptions {
    * `timeout`, which bounds a token request. Default none: the `HttpClient`'s own limits.
    */
   readonly attemptTimeout?: Duration.DurationInput | undefined
+  /**
+   * Allow plain `http:` to a host other than the local machine. Off by default: the base URL must be
+   * `https:`, or `http:` to a loopback address, without user info, query or fragment (see `CriteoUrl`).
+   */
+  readonly allowInsecureHttp?: boolean | undefined
 }
 
 /**
@@ -614,7 +619,8 @@ export const withApiUrl = (
  * ```
  *
  * composed as one middleware: each `HttpClient` layer costs a few microseconds per request, as much as
- * the authentication itself. A test runs one scripted server through both.
+ * the authentication itself. A test runs one scripted server through both. Fails with
+ * `RefusedUrlError` when the base URL breaks the rules of `CriteoUrl`.
  *
  * @since 0.1.0
  * @category constructors
@@ -623,10 +629,11 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<
   HttpClient.HttpClient.With<Error>,
-  never,
+  CriteoAuthError.RefusedUrlError,
   HttpClient.HttpClient | CriteoAuth.CriteoAuth
 > =>
   Effect.gen(function*() {
+    yield* CriteoAuthError.checkUrl("baseUrl", options.baseUrl ?? defaultBaseUrl, options)
     const auth = yield* CriteoAuth.CriteoAuth
     const client = yield* HttpClient.HttpClient
     const prefix = apiUrl(options)
@@ -653,5 +660,5 @@ export const make = (
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<CriteoHttpClient, never, HttpClient.HttpClient | CriteoAuth.CriteoAuth> =>
+): Layer.Layer<CriteoHttpClient, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient | CriteoAuth.CriteoAuth> =>
   Layer.effect(CriteoHttpClient, make(options))

@@ -129,6 +129,11 @@ export interface Options {
   readonly tokenUrl?: string | undefined
   /** The limit for one exchange, response body included. Defaults to 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Allow plain `http:` to a host other than the local machine. Off by default: the token URL must be
+   * `https:`, or `http:` to a loopback address (see `CriteoUrl`).
+   */
+  readonly allowInsecureHttp?: boolean | undefined
   /** The largest answer read, in bytes. Defaults to 64 KiB; a larger one is a `MalformedTokenResponseError`. */
   readonly maxBodySize?: number | undefined
 }
@@ -362,15 +367,19 @@ const toError = (
 }
 
 /**
- * Builds the service on the `HttpClient` in context.
+ * Builds the service on the `HttpClient` in context. Fails with `RefusedUrlError` when the token URL
+ * breaks the rules of `CriteoUrl` (https, or http to loopback; no user info, query or fragment).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (
+  options: Options = {}
+): Effect.Effect<Service, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const tokenUrl = options.tokenUrl ?? defaultTokenUrl
+    yield* CriteoAuthError.checkUrl("tokenUrl", tokenUrl, options)
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
     const maxBodySize = Math.max(1, Math.floor(options.maxBodySize ?? defaultMaxBodySize))
 
@@ -427,8 +436,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
         Effect.ensuring(
           effect,
-          Effect.flatMap(Clock.currentTimeMillis, (end) =>
-            Metric.update(CriteoAuthMetrics.tokenRequestDuration, Duration.millis(end - start)))
+          Effect.flatMap(
+            Clock.currentTimeMillis,
+            (end) => Metric.update(CriteoAuthMetrics.tokenRequestDuration, Duration.millis(end - start))
+          )
         ))
 
     const request = (grant: Grant.Grant) =>
@@ -465,5 +476,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<TokenEndpoint, never, HttpClient.HttpClient> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<TokenEndpoint, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient> =>
   Layer.effect(TokenEndpoint, make(options))

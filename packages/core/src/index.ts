@@ -24,6 +24,11 @@ export * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 export * as CriteoHttpClient from "./CriteoHttpClient.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as CriteoUrl from "./CriteoUrl.js"
+
+/**
  * @since 0.1.0
  */
 export * as Grant from "./Grant.js"

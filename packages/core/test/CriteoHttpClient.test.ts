@@ -304,7 +304,9 @@ describe("CriteoHttpClient parity: make and the exported combinators", () => {
     ["a 401, then a network failure, then a 200", "GET", [{ status: 401 }, { fail: "transport" }]]
   ]
   const retry = { maxAttempts: 3, maxRateLimitWait: "1 minute" } as const
-  const viaMake = CriteoHttpClient.make({ retry, baseUrl: "https://api.criteo.com", apiVersion: "2026-07" })
+  const viaMake = CriteoHttpClient.make({ retry, baseUrl: "https://api.criteo.com", apiVersion: "2026-07" }).pipe(
+    Effect.orDie
+  )
   const viaCombinators = Effect.map(
     HttpClient.HttpClient,
     (client) =>

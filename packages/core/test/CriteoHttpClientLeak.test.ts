@@ -44,7 +44,8 @@ const combinators: ReadonlyArray<[string, Build]> = [
     "make",
     (client) =>
       CriteoHttpClient.make({ retry: { maxAttempts: 1 } }).pipe(
-        Effect.provideService(HttpClient.HttpClient, client)
+        Effect.provideService(HttpClient.HttpClient, client),
+        Effect.orDie
       )
   ]
 ]

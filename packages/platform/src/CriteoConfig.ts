@@ -10,7 +10,9 @@
  * @since 0.1.0
  */
 import type * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
+import type * as CriteoAuthError from "@criteo-auth/core/CriteoAuthError"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
+import * as CriteoUrl from "@criteo-auth/core/CriteoUrl"
 import * as Grant from "@criteo-auth/core/Grant"
 import * as TokenEndpoint from "@criteo-auth/core/TokenEndpoint"
 import * as Config from "effect/Config"
@@ -23,7 +25,6 @@ import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as InternalDuration from "./internal/duration.js"
-import * as InternalUrl from "./internal/url.js"
 
 // -----------------------------------------------------------------------------
 // options
@@ -103,13 +104,13 @@ export class InsecureUrlError extends Schema.TaggedError<InsecureUrlError>(
    * @since 0.1.0
    */
   get message(): string {
-    return `Refusing to send credentials over plain http to ${this.host} (${this.option} ${this.url}): use https, ` +
-      `a loopback address, or set allowInsecureHttp`
+    return CriteoUrl.describe({ _tag: "Insecure", url: this.url, host: this.host }, this.option)
   }
 }
 
 /**
- * A token or API URL that is not an absolute `http:` or `https:` URL.
+ * A token or API URL that is not an absolute `http:` or `https:` URL, or that carries user info, a
+ * query or a fragment (the rules are core's `CriteoUrl`).
  *
  * @since 0.1.0
  * @category errors
@@ -119,10 +120,15 @@ export class InvalidUrlError extends Schema.TaggedError<InvalidUrlError>(
 )("InvalidUrlError", {
   /** The option that holds the URL. */
   option: Schema.Literal("tokenUrl", "apiUrl"),
-  /** `Malformed`: not an absolute URL; `UnsupportedScheme`: neither `https:` nor `http:`. */
-  reason: Schema.Literal("Malformed", "UnsupportedScheme"),
+  /**
+   * `Malformed`: not an absolute URL; `UnsupportedScheme`: neither `https:` nor `http:`; since 0.2.0
+   * `UserInfo`: `user:password@` in the URL; `QueryOrFragment`: a `?` or `#` in the URL.
+   */
+  reason: Schema.Literal("Malformed", "UnsupportedScheme", "UserInfo", "QueryOrFragment"),
   /** The scheme found, for `UnsupportedScheme`. */
-  scheme: Schema.optional(Schema.String)
+  scheme: Schema.optional(Schema.String),
+  /** The URL without user info, query or fragment (since 0.2.0; absent for `Malformed`). */
+  url: Schema.optional(Schema.String)
 }) {
   /**
    * @since 0.1.0
@@ -132,9 +138,20 @@ export class InvalidUrlError extends Schema.TaggedError<InvalidUrlError>(
    * @since 0.1.0
    */
   get message(): string {
-    return this.reason === "Malformed"
-      ? `${this.option} is not an absolute URL`
-      : `${this.option} uses the unsupported scheme "${this.scheme}": use https`
+    return CriteoUrl.describe(problemOf(this), this.option)
+  }
+}
+
+const problemOf = (error: InvalidUrlError): CriteoUrl.Problem => {
+  const url = error.url ?? "<not a URL>"
+  switch (error.reason) {
+    case "Malformed":
+      return { _tag: "Malformed" }
+    case "UnsupportedScheme":
+      return { _tag: "UnsupportedScheme", scheme: error.scheme ?? "", url }
+    case "UserInfo":
+    case "QueryOrFragment":
+      return { _tag: error.reason, url }
   }
 }
 
@@ -150,31 +167,44 @@ export type UrlError = InsecureUrlError | InvalidUrlError
  */
 export const isUrlError = (u: unknown): u is UrlError => Predicate.hasProperty(u, TypeId)
 
-const urlError = (option: "tokenUrl" | "apiUrl", problem: InternalUrl.Problem): UrlError => {
+const urlError = (option: "tokenUrl" | "apiUrl", problem: CriteoUrl.Problem): UrlError => {
   switch (problem._tag) {
     case "Malformed":
       return new InvalidUrlError({ option, reason: "Malformed" })
     case "UnsupportedScheme":
-      return new InvalidUrlError({ option, reason: "UnsupportedScheme", scheme: problem.scheme })
+      return new InvalidUrlError({ option, reason: "UnsupportedScheme", scheme: problem.scheme, url: problem.url })
     case "Insecure":
       return new InsecureUrlError({ option, url: problem.url, host: problem.host })
+    case "UserInfo":
+    case "QueryOrFragment":
+      return new InvalidUrlError({ option, reason: problem._tag, url: problem.url })
   }
 }
 
 /**
- * Checks the URLs credentials will be sent to (`tokenUrl`, `apiUrl`, or their defaults): each must
- * be an absolute `https:` URL, or `http:` to a loopback host, or any `http:` URL with
- * `allowInsecureHttp: true`.
+ * Core's `RefusedUrlError` (a core layer refused a URL) as this module's `UrlError`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const fromRefusedUrl = (error: CriteoAuthError.RefusedUrlError): UrlError =>
+  urlError(error.option === "baseUrl" ? "apiUrl" : "tokenUrl", error.problem)
+
+/**
+ * Checks the URLs credentials will be sent to (`tokenUrl`, `apiUrl`, or their defaults) with core's
+ * `CriteoUrl.check`, the check core's layers run too: each must be an absolute `https:` URL, or
+ * `http:` to a loopback host, or any `http:` URL with `allowInsecureHttp: true`, without user info,
+ * query or fragment.
  *
  * @since 0.1.0
  * @category validation
  */
 export const validate = <A extends Options>(options: A): Effect.Effect<A, UrlError> =>
   Effect.suspend(() => {
-    const allow = options.allowInsecureHttp === true
-    const token = InternalUrl.checkCredentialUrl(options.tokenUrl ?? TokenEndpoint.defaultTokenUrl, allow)
+    const allow = { allowInsecureHttp: options.allowInsecureHttp === true }
+    const token = CriteoUrl.check(options.tokenUrl ?? TokenEndpoint.defaultTokenUrl, allow)
     if (Either.isLeft(token)) return Effect.fail(urlError("tokenUrl", token.left))
-    const api = InternalUrl.checkCredentialUrl(options.apiUrl ?? CriteoHttpClient.defaultBaseUrl, allow)
+    const api = CriteoUrl.check(options.apiUrl ?? CriteoHttpClient.defaultBaseUrl, allow)
     if (Either.isLeft(api)) return Effect.fail(urlError("apiUrl", api.left))
     return Effect.succeed(options)
   })
@@ -366,26 +396,15 @@ const maxAttempts: Config.Config<number> = Config.nested(
 
 const toUndefined = <A>(option: Option.Option<A>): A | undefined => Option.getOrUndefined(option)
 
+/** The same check and the same sentence as `validate`, naming the variable and its opt-in. */
 const checkUrl = (
   variable: string,
   value: string,
   allowInsecureHttp: boolean
 ): Either.Either<void, ConfigError.ConfigError> =>
-  Either.mapBoth(InternalUrl.checkCredentialUrl(value, allowInsecureHttp), {
-    onLeft: (problem) => {
-      switch (problem._tag) {
-        case "Malformed":
-          return ConfigError.InvalidData([variable], "Expected an absolute https URL")
-        case "UnsupportedScheme":
-          return ConfigError.InvalidData([variable], `Expected an https URL, got the scheme "${problem.scheme}"`)
-        case "Insecure":
-          return ConfigError.InvalidData(
-            [variable],
-            `Refusing to send credentials over plain http to ${problem.host} (${problem.url}): use https, ` +
-              `a loopback address, or set ${v.allowInsecureHttp}=true`
-          )
-      }
-    },
+  Either.mapBoth(CriteoUrl.check(value, { allowInsecureHttp }), {
+    onLeft: (problem) =>
+      ConfigError.InvalidData([variable], CriteoUrl.describe(problem, variable, `${v.allowInsecureHttp}=true`)),
     onRight: () => undefined
   })
 

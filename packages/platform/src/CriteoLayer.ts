@@ -33,16 +33,24 @@ export type Services = CriteoAuth.CriteoAuth | CriteoHttpClient.CriteoHttpClient
  */
 export const withAttemptTimeout: typeof CriteoHttpClient.withAttemptTimeout = CriteoHttpClient.withAttemptTimeout
 
-const make = (options: CriteoConfig.Options): Layer.Layer<Services, never, HttpClient.HttpClient> => {
+/**
+ * Core's layers check the URLs again (the same `CriteoUrl.check` as `CriteoConfig.validate`, so after
+ * `validate` they cannot refuse); their `RefusedUrlError` is mapped to this package's `UrlError`.
+ */
+const make = (options: CriteoConfig.Options): Layer.Layer<Services, CriteoConfig.UrlError, HttpClient.HttpClient> => {
   const auth = CriteoAuth.layer(options)
   const api = CriteoHttpClient.layer({
     baseUrl: options.apiUrl,
     apiVersion: options.apiVersion,
     retry: options.apiRetry,
-    attemptTimeout: options.apiTimeout ?? CriteoConfig.defaultApiTimeout
+    attemptTimeout: options.apiTimeout ?? CriteoConfig.defaultApiTimeout,
+    allowInsecureHttp: options.allowInsecureHttp
   })
-  return Layer.provideMerge(api, auth)
+  return Layer.provideMerge(api, auth).pipe(Layer.mapError(CriteoConfig.fromRefusedUrl))
 }
+
+const toConfigError = (error: CriteoConfig.UrlError): ConfigError.ConfigError =>
+  ConfigError.InvalidData([error.option], error.message)
 
 /**
  * `CriteoAuth` and `CriteoHttpClient` from explicit options, on the `HttpClient` in context. Fails with
@@ -69,14 +77,7 @@ export const layerConfig = (
 ): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.unwrapEffect(
     Config.unwrap(config).pipe(
-      Effect.flatMap((options) =>
-        CriteoConfig.validate(options).pipe(
-          Effect.catchIf(
-            CriteoConfig.isUrlError,
-            (error) => Effect.fail(ConfigError.InvalidData([error.option], error.message))
-          )
-        )
-      ),
-      Effect.map(make)
+      Effect.flatMap((options) => CriteoConfig.validate(options).pipe(Effect.mapError(toConfigError))),
+      Effect.map((options) => make(options).pipe(Layer.mapError(toConfigError)))
     )
   )

@@ -286,6 +286,21 @@ describe("CriteoConfig", () => {
         }
       }))
 
+    it.effect("refuses user info, a query or a fragment (core's CriteoUrl rules), without showing them", () =>
+      Effect.gen(function*() {
+        for (
+          const [variable, url] of [
+            ["CRITEO_TOKEN_URL", "https://me:hunter2@api.criteo.com/oauth2/token"],
+            ["CRITEO_API_URL", "https://api.criteo.com/?token=hunter2"],
+            ["CRITEO_API_URL", "https://api.criteo.com/#hunter2"]
+          ] as const
+        ) {
+          const error = yield* fail({ ...base, [variable]: url })
+          assert.deepStrictEqual(paths(error), [`InvalidData:${variable}`], url)
+          for (const text of renderings(error)) assert.notInclude(text, "hunter2", url)
+        }
+      }))
+
     it.effect("rejects other schemes and relative URLs", () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(paths(yield* fail({ ...base, CRITEO_TOKEN_URL: "ftp://api.criteo.com/token" })), [

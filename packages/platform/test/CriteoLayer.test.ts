@@ -478,6 +478,11 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoLayer", (it) => {
           assert.strictEqual(scheme._tag, "InvalidUrlError")
           const malformed = yield* Effect.flip(build({ apiUrl: "api.criteo.com" }))
           assert.strictEqual(malformed._tag, "InvalidUrlError")
+          const userInfo = yield* Effect.flip(build({ tokenUrl: "https://me:hunter2@api.criteo.com/oauth2/token" }))
+          assert.deepInclude(userInfo, { _tag: "InvalidUrlError", option: "tokenUrl", reason: "UserInfo" })
+          assert.notInclude(userInfo.message, "hunter2")
+          const query = yield* Effect.flip(build({ apiUrl: "https://api.criteo.com/?k=v" }))
+          assert.deepInclude(query, { _tag: "InvalidUrlError", option: "apiUrl", reason: "QueryOrFragment" })
           // Loopback, https, and the explicit opt-in are accepted.
           yield* build({ tokenUrl: "http://localhost:8080/oauth2/token", apiUrl: "http://127.3.4.5:1" })
           yield* build({ tokenUrl: "http://[::1]:8080/oauth2/token", apiUrl: "https://api.criteo.com" })

@@ -196,6 +196,24 @@ export interface Service {
 }
 
 /**
+ * The `CRITEO_*` environment variables that point the `criteo-auth` CLI, `CriteoConfig` (and any client
+ * reading them) at a simulator, with the demo client's credentials and the current API version. The secret
+ * is the fixtures' public demo secret.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const clientEnvironment = (
+  sim: Pick<Service, "baseUrl" | "tokenUrl" | "credentials">
+): Readonly<Record<string, string>> => ({
+  CRITEO_CLIENT_ID: sim.credentials.clientId,
+  CRITEO_CLIENT_SECRET: Redacted.value(sim.credentials.clientSecret),
+  CRITEO_TOKEN_URL: sim.tokenUrl,
+  CRITEO_API_URL: sim.baseUrl,
+  CRITEO_API_VERSION: apiVersions.current
+})
+
+/**
  * @since 0.1.0
  * @category tags
  */

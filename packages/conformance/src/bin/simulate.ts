@@ -54,7 +54,12 @@ const settings = Config.all({
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
 
-const banner = (sim: CriteoSimulator.Service) => {
+const listening = (bindAddress: string) =>
+  bindAddress === CriteoSimulator.defaultBindAddress
+    ? " It listens on 127.0.0.1 only (--bind 0.0.0.0 exposes it, admin API included)."
+    : ` It listens on ${bindAddress}: the admin API (no authentication) is exposed there too.`
+
+const banner = (sim: CriteoSimulator.Service, bindAddress: string) => {
   const { clientId, redirectUri } = sim.credentials
   const secret = Redacted.value(sim.credentials.clientSecret)
   const code = Redacted.value(sim.credentials.authorizationCode)
@@ -90,7 +95,15 @@ const banner = (sim: CriteoSimulator.Service) => {
     `  TOKEN=$(${tokenRequest} --silent | sed -n 's/.*"access_token": *"\\([^"]*\\)".*/\\1/p')`,
     `  curl ${quote(apiUrl)} --header "Authorization: Bearer $TOKEN"`,
     "",
-    "Ctrl-C stops the simulator.",
+    "Point the criteo-auth CLI (or any client reading CRITEO_*) at it (packages/platform/README.md):",
+    "",
+    ...Object.entries(CriteoSimulator.clientEnvironment(sim)).map(([name, value]) =>
+      `  export ${name}=${/^[A-Za-z0-9_.:/@-]+$/.test(value) ? value : quote(value)}`
+    ),
+    "  criteo-auth token",
+    "  criteo-auth request GET /advertisers/me",
+    "",
+    `Ctrl-C stops the simulator.${listening(bindAddress)}`,
     ""
   ].join("\n")
 }
@@ -117,7 +130,7 @@ const main = Effect.gen(function*() {
     tokenLifetime: Duration.seconds(tokenLifetime)
   })
   yield* Effect.addFinalizer(() => Console.log(`\nCriteo simulator (${sim.runtime}) stopped.`))
-  yield* Console.log(banner(sim))
+  yield* Console.log(banner(sim, bindAddress))
   return yield* Effect.never
 }).pipe(
   Effect.scoped,

@@ -19,6 +19,7 @@
  * @since 0.2.0
  */
 import * as TokenStore from "@criteo-auth/core/TokenStore"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
@@ -122,6 +123,8 @@ const PREFIX_REQUIREMENT = "expected 1 to 100 characters, no spaces or braces"
 
 const STORE = "redis"
 
+const liveClock = Clock.make()
+
 /** How long an entry without a refresh token outlives its access token. */
 const ENTRY_GRACE_MILLIS = 3_600_000
 
@@ -199,6 +202,7 @@ export const make = (
           Effect.promise(() => redis.quit().catch(() => undefined)).pipe(
             Effect.timeout(timeout),
             Effect.ignore,
+            Effect.withClock(liveClock),
             Effect.ensuring(Effect.sync(() => redis.disconnect()))
           )
       )
@@ -247,6 +251,11 @@ export const make = (
     const failure = (operation: string, key: string, reason: string) =>
       new TokenStore.TokenStoreError({ store: STORE, operation, key, reason })
 
+    /**
+     * One round trip, bounded by the operation timeout in real time: it bounds the network and Redis, which
+     * no TestClock drives (under one, a clock adjusted past the timeout while Redis is answering would fail
+     * a healthy operation).
+     */
     const run = <A>(
       operation: string,
       key: string,
@@ -256,7 +265,8 @@ export const make = (
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => failure(operation, key, `no answer within ${Duration.format(timeout)}`)
-        })
+        }),
+        Effect.withClock(liveClock)
       )
 
     const evalScript = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) =>
@@ -438,7 +448,8 @@ export const make = (
     const connect = (redis: Redis, then: () => Promise<unknown> = () => Promise.resolve()) =>
       Effect.tryPromise(() => redis.connect().then(then)).pipe(
         Effect.timeout(Duration.millis(Math.max(timeoutMillis, 1_000))),
-        Effect.either
+        Effect.either,
+        Effect.withClock(liveClock)
       )
     const [store, events] = yield* Effect.all(
       [connect(client), connect(subscriber, () => subscriber.subscribe(channel))],

@@ -19,6 +19,8 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import { Redis } from "ioredis"
 import * as Crypto from "node:crypto"
 import * as RedisServer from "./utils/RedisServer.js"
@@ -351,6 +353,26 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
         assert.isTrue(Option.isSome(yield* b.acquireLease(key, "1 second")))
       }).pipe(Effect.scoped))
   })
+
+  // the TestClock: a provider under test moves it while the store waits for Redis
+  layer(RedisServer.layer, { excludeTestServices: true, timeout: Duration.seconds(30) })(
+    "under the TestClock",
+    (it) => {
+      it.effect("an operation's timeout is real time: a clock moved past it while Redis answers fails nothing", () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer.RedisServer
+          const store = yield* storeOn(server, { operationTimeout: "200 millis" })
+          const key = freshKey()
+          const write = yield* Effect.fork(
+            store.compareAndSet(key, undefined, { accessToken: token("a"), refreshToken: undefined })
+          )
+          const reads = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.fork(store.get(key)))
+          yield* TestClock.adjust("1 hour")
+          assert.strictEqual((yield* Fiber.join(write))._tag, "Written")
+          for (const fiber of reads) yield* Fiber.join(fiber)
+        }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext)))
+    }
+  )
 
   // a server of their own: these tests stop it
   describe("when Redis fails", () => {

@@ -14,10 +14,13 @@ import * as Memory from "./figures/memory.js"
 import * as Simulator from "./figures/simulator.js"
 import * as Stampede from "./figures/stampede.js"
 import * as Storm from "./figures/storm.js"
+import * as Users from "./figures/users.js"
 
 const figures = {
   "hot-path": (quick: boolean) =>
     HotPath.run(quick ? { ...HotPath.defaults, rounds: 3, requests: 500, warmup: 500 } : HotPath.defaults),
+  users: (quick: boolean) =>
+    Users.run(quick ? { ...Users.defaults, rounds: 3, requests: 500, warmup: 500 } : Users.defaults),
   stampede: (quick: boolean) =>
     Stampede.run(quick ? { ...Stampede.defaults, callers: 1_000, trials: 1 } : Stampede.defaults),
   storm: (quick: boolean) => Storm.run(quick ? { ...Storm.defaults, callers: 200, trials: 1 } : Storm.defaults),

@@ -1,15 +1,119 @@
 /**
- * `CriteoAuth` and `CriteoHttpClient` on Node.js, over undici (`NodeHttpClient.layerUndici`). The
- * undici agent belongs to the layer: it is closed with the layer's scope.
+ * `CriteoAuth` and `CriteoHttpClient` on Node.js, over undici (`NodeHttpClient.layerUndici`'s client
+ * on a dispatcher of this module). The dispatcher belongs to the layer: it is closed with the layer's
+ * scope.
+ *
+ * The dispatcher bounds each API attempt itself (undici's `headersTimeout` and `bodyTimeout`, from
+ * `apiTimeout`), so no Effect timer is armed per request; token requests keep `TokenEndpoint`'s
+ * timeout. It honours `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (and their lower-case spellings),
+ * read when the layer is built: undici's `EnvHttpProxyAgent`, tunnelling `https:` through the proxy
+ * with `CONNECT`, so the proxy sees host names, never a token or a secret. With none of them set it is
+ * a plain undici `Agent`. Redirects are not followed (undici's default).
+ *
+ * For another dispatcher (a `ProxyAgent` with credentials, a custom CA, a `MockAgent`), provide it as
+ * `NodeHttpClient.Dispatcher` to `layerWithoutDispatcher`; it gets the same per-attempt bounds.
  *
  * @since 0.1.0
  */
+import * as TokenEndpoint from "@criteo-auth/core/TokenEndpoint"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import Undici from "@effect/platform-node/Undici"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as CriteoConfig from "./CriteoConfig.js"
-import * as CriteoLayer from "./CriteoLayer.js"
+import type * as CriteoLayer from "./CriteoLayer.js"
+import * as internal from "./internal/layers.js"
+
+/**
+ * What the dispatcher needs to know: the API attempt timeout, and the token URL (whose requests keep
+ * their own timeout, `TokenEndpoint`'s).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DispatcherOptions {
+  /** The bound of one API attempt, up to the headers and between body chunks. Default 60 s. */
+  readonly apiTimeout?: Duration.DurationInput | undefined
+  /** The token endpoint. Default Criteo's. */
+  readonly tokenUrl?: string | undefined
+}
+
+const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] as const
+
+/**
+ * Whether the environment names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, either case).
+ *
+ * @since 0.2.0
+ * @category proxies
+ */
+export const proxyFromEnvironment = (): boolean => proxyVariables.some((name) => (process.env[name] ?? "") !== "")
+
+/**
+ * Wraps a dispatcher so that API requests are bounded by `apiTimeout` (undici's `headersTimeout` and
+ * `bodyTimeout`, which `NodeHttpClient` otherwise sets to an hour and to none). Requests to the token
+ * URL pass unchanged. The result shares the dispatcher's connections; closing it closes the dispatcher.
+ *
+ * @since 0.2.0
+ * @category dispatchers
+ */
+export const withApiTimeouts = (
+  dispatcher: Undici.Dispatcher,
+  options: DispatcherOptions = {}
+): Undici.Dispatcher => {
+  const timeout = Duration.toMillis(Duration.decode(options.apiTimeout ?? CriteoConfig.defaultApiTimeout))
+  const token = new URL(options.tokenUrl ?? TokenEndpoint.defaultTokenUrl)
+  const bounded: Undici.Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+    opts.path.startsWith(token.pathname) && String(opts.origin) === token.origin
+      ? dispatch(opts, handler)
+      : dispatch({ ...opts, headersTimeout: timeout, bodyTimeout: timeout }, handler)
+  return dispatcher.compose(bounded)
+}
+
+/**
+ * The dispatcher of `layer`: an `EnvHttpProxyAgent` when the environment names a proxy, an `Agent`
+ * otherwise, with the per-attempt bounds of `withApiTimeouts`; destroyed with the scope. The
+ * command-line tool uses it too.
+ *
+ * @since 0.2.0
+ * @category dispatchers
+ */
+export const makeDispatcher = (options: DispatcherOptions = {}): Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      withApiTimeouts(proxyFromEnvironment() ? new Undici.EnvHttpProxyAgent() : new Undici.Agent(), options)
+    ),
+    (dispatcher) => Effect.promise(() => dispatcher.destroy())
+  )
+
+/**
+ * `makeDispatcher` as `NodeHttpClient.Dispatcher`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDispatcher = (options: DispatcherOptions = {}): Layer.Layer<NodeHttpClient.Dispatcher> =>
+  Layer.scoped(NodeHttpClient.Dispatcher, makeDispatcher(options))
+
+const onDispatcher = (options: CriteoConfig.Options) =>
+  internal.services(options, "transport").pipe(Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher))
+
+const onOwnDispatcher = (options: CriteoConfig.Options) =>
+  onDispatcher(options).pipe(Layer.provide(layerDispatcher(options)))
+
+/** The application's dispatcher, wrapped (not owned: it is not closed with the layer). */
+const onGivenDispatcher = (options: CriteoConfig.Options) =>
+  onDispatcher(options).pipe(
+    Layer.provide(
+      Layer.effect(
+        NodeHttpClient.Dispatcher,
+        Effect.map(NodeHttpClient.Dispatcher, (dispatcher) => withApiTimeouts(dispatcher, options))
+      )
+    )
+  )
 
 /**
  * From explicit options.
@@ -17,8 +121,9 @@ import * as CriteoLayer from "./CriteoLayer.js"
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: CriteoConfig.Options): Layer.Layer<CriteoLayer.Services, CriteoConfig.UrlError> =>
-  CriteoLayer.layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+export const layer: (
+  options: CriteoConfig.Options
+) => Layer.Layer<CriteoLayer.Services, CriteoConfig.UrlError> = internal.fromOptions(onOwnDispatcher)
 
 /**
  * From configuration: by default the `CRITEO_*` environment variables (see `CriteoConfig.config`).
@@ -26,7 +131,25 @@ export const layer = (options: CriteoConfig.Options): Layer.Layer<CriteoLayer.Se
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<CriteoConfig.Options> = CriteoConfig.config
-): Layer.Layer<CriteoLayer.Services, ConfigError.ConfigError> =>
-  CriteoLayer.layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
+export const layerConfig: (
+  config?: Config.Config.Wrap<CriteoConfig.Options>
+) => Layer.Layer<CriteoLayer.Services, ConfigError.ConfigError> = internal.fromConfig(onOwnDispatcher)
+
+/**
+ * From explicit options, on the `NodeHttpClient.Dispatcher` the application provides (any undici
+ * dispatcher: a `ProxyAgent`, an `Agent` with a custom CA, a `MockAgent`). The application owns it:
+ * it is not closed with this layer.
+ *
+ * ```ts
+ * const dispatcher = Layer.succeed(NodeHttpClient.Dispatcher, new Undici.ProxyAgent("http://proxy:3128"))
+ * const live = CriteoNode.layerWithoutDispatcher(options).pipe(Layer.provide(dispatcher))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerWithoutDispatcher: (
+  options: CriteoConfig.Options
+) => Layer.Layer<CriteoLayer.Services, CriteoConfig.UrlError, NodeHttpClient.Dispatcher> = internal.fromOptions(
+  onGivenDispatcher
+)

@@ -18,8 +18,11 @@ import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
 import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
+import * as CriteoFetch from "@criteo-auth/platform/CriteoFetch"
+import * as CriteoNode from "@criteo-auth/platform/CriteoNode"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import Undici from "@effect/platform-node/Undici"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
@@ -45,7 +48,7 @@ export interface Outcome {
 }
 
 export interface Client {
-  readonly name: ClientName
+  readonly name: string
   /** Resolves once the client is built (for the Effect clients, its layer), so no figure times that. */
   readonly ready: () => Promise<void>
   readonly batch: (count: number, concurrency: number, recordLatency?: boolean) => Promise<Outcome>
@@ -69,7 +72,7 @@ export type Pool = { readonly connections: number } | undefined
 // -----------------------------------------------------------------------------
 
 const effectClient = <R, ER, E>(
-  name: ClientName,
+  name: string,
   runtime: ManagedRuntime.ManagedRuntime<R, ER>,
   client: Effect.Effect<HttpClient.HttpClient.With<E>, never, R>,
   url: string
@@ -198,7 +201,7 @@ const promiseClient = (name: ClientName, pool: Pool, call: () => Promise<number>
   return pooled(name, call, close)
 }
 
-const pooled = (name: ClientName, call: () => Promise<number>, close: () => Promise<void>): Client => ({
+const pooled = (name: string, call: () => Promise<number>, close: () => Promise<void>): Client => ({
   name,
   close,
   ready: async () => {},
@@ -303,4 +306,111 @@ export const make: Record<ClientName, (server: Loopback, pool?: Pool) => Client>
   "hand-written": handWritten,
   badgateway,
   fetch: fetchPlain
+}
+
+// -----------------------------------------------------------------------------
+// what users run: the platform layers, and the Promise path
+// -----------------------------------------------------------------------------
+
+export type UserClientName =
+  | "fetch-bearer"
+  | "undici-bearer"
+  | "criteo-node"
+  | "fetch-effect-bearer"
+  | "criteo-fetch"
+  | "undici-bearer-promise"
+  | "criteo-node-promise"
+  | "fetch-effect-bearer-promise"
+  | "criteo-fetch-promise"
+
+const fixedToken = `bench.0.${clientId}.fixed-token`
+
+/** Plain fetch with a fixed bearer header: the reference of every figure below. */
+export const fetchBearer = (server: Loopback): Client => {
+  const url = `${server.baseUrl}/${apiVersion}${apiPath}`
+  const headers = { accept: "application/json", authorization: `Bearer ${fixedToken}` }
+  return pooled("fetch-bearer", () => fetch(url, { headers }).then(readStatus), async () => {})
+}
+
+const bearerOn = (prefix: string) =>
+  HttpClient.mapRequest((request) =>
+    HttpClientRequest.bearerToken(
+      HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)),
+      fixedToken
+    )
+  )
+
+/**
+ * An Effect client called as non-Effect applications do: one `runPromise` per call on a
+ * `ManagedRuntime`, the body read inside the same run.
+ */
+const promiseEffectClient = <R, ER, E>(
+  name: string,
+  runtime: ManagedRuntime.ManagedRuntime<R, ER>,
+  client: Effect.Effect<HttpClient.HttpClient.With<E>, never, R>,
+  url: string
+): Client => {
+  let call: (() => Promise<number>) | undefined
+  const ready = async () => {
+    const http = await runtime.runPromise(client)
+    const request = http.get(url).pipe(Effect.flatMap((response) => Effect.as(response.json, response.status)))
+    call = () => runtime.runPromise(request)
+  }
+  const inner = pooled(name, () => call!(), () => runtime.dispose())
+  return { ...inner, ready }
+}
+
+const userLayers = (server: Loopback) => {
+  const options = { grant, tokenUrl: server.tokenUrl, apiUrl: server.baseUrl, apiVersion }
+  const prefix = `${server.baseUrl}/${apiVersion}`
+  return {
+    node: () => ManagedRuntime.make(CriteoNode.layer(options)),
+    fetch: () => ManagedRuntime.make(CriteoFetch.layer(options)),
+    undici: () => ManagedRuntime.make(NodeHttpClient.layerUndici),
+    effectFetch: () => ManagedRuntime.make(FetchHttpClient.layer),
+    prefix
+  }
+}
+
+export const makeUser: Record<UserClientName, (server: Loopback) => Client> = {
+  "fetch-bearer": fetchBearer,
+  "undici-bearer": (server) => {
+    const l = userLayers(server)
+    return effectClient("undici-bearer", l.undici(), Effect.map(HttpClient.HttpClient, bearerOn(l.prefix)), apiPath)
+  },
+  "criteo-node": (server) =>
+    effectClient("criteo-node", userLayers(server).node(), CriteoHttpClient.CriteoHttpClient, apiPath),
+  "fetch-effect-bearer": (server) => {
+    const l = userLayers(server)
+    return effectClient(
+      "fetch-effect-bearer",
+      l.effectFetch(),
+      Effect.map(HttpClient.HttpClient, bearerOn(l.prefix)),
+      apiPath
+    )
+  },
+  "criteo-fetch": (server) =>
+    effectClient("criteo-fetch", userLayers(server).fetch(), CriteoHttpClient.CriteoHttpClient, apiPath),
+  "undici-bearer-promise": (server) => {
+    const l = userLayers(server)
+    return promiseEffectClient(
+      "undici-bearer-promise",
+      l.undici(),
+      Effect.map(HttpClient.HttpClient, bearerOn(l.prefix)),
+      apiPath
+    )
+  },
+  "criteo-node-promise": (server) =>
+    promiseEffectClient("criteo-node-promise", userLayers(server).node(), CriteoHttpClient.CriteoHttpClient, apiPath),
+  "fetch-effect-bearer-promise": (server) => {
+    const l = userLayers(server)
+    return promiseEffectClient(
+      "fetch-effect-bearer-promise",
+      l.effectFetch(),
+      Effect.map(HttpClient.HttpClient, bearerOn(l.prefix)),
+      apiPath
+    )
+  },
+  "criteo-fetch-promise": (server) =>
+    promiseEffectClient("criteo-fetch-promise", userLayers(server).fetch(), CriteoHttpClient.CriteoHttpClient, apiPath)
 }

@@ -36,6 +36,8 @@ export interface ClientSpec {
   readonly tokenScript?: ReadonlyArray<Scripted>
   /** The answer to every token request. */
   readonly tokenAlways?: Scripted
+  /** Real time the token endpoint takes before it answers. */
+  readonly tokenLatencyMs?: number
   /** Answers to the next API calls with a valid token, in order, before the normal behaviour resumes. */
   readonly apiScript?: ReadonlyArray<Scripted>
   /** Authorization codes the client may exchange (once each). */
@@ -289,6 +291,8 @@ const make = Effect.gen(function*() {
         form,
         clientId: form.client_id
       })
+      const latency = clients.get(form.client_id ?? "")?.spec.tokenLatencyMs
+      if (latency !== undefined) yield* Effect.sleep(latency)
       return yield* respond(tokenEndpoint(request, form), form.client_id)
     }
     const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? "")?.[1]

@@ -19,9 +19,11 @@ export const NodeLive = CriteoNode.layer(options)
 // fetch: browsers, Bun, Deno, edge workers.
 export const FetchLive = CriteoFetch.layer(options)
 
-// Any HttpClient: here fetch with a custom RequestInit.
+// Any HttpClient: here fetch with a custom RequestInit. CriteoFetch.layerHttpClient is FetchHttpClient.layer
+// that never follows a redirect (redirect: "manual" over any RequestInit), as undici: plain
+// FetchHttpClient.layer would follow one to another origin, and re-send a token request's body there on a 307.
 export const CustomLive = CriteoLayer.layer(options).pipe(
-  Layer.provide(FetchHttpClient.layer),
+  Layer.provide(CriteoFetch.layerHttpClient),
   Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { keepalive: true }))
 )
 

@@ -2,6 +2,8 @@ import * as AccessToken from "@criteo-auth/core/AccessToken"
 import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -16,13 +18,26 @@ import * as TestContext from "effect/TestContext"
 import { createServer } from "node:net"
 import type * as CriteoConfig from "../src/CriteoConfig.js"
 import * as CriteoFetch from "../src/CriteoFetch.js"
-import type * as CriteoLayer from "../src/CriteoLayer.js"
+import * as CriteoLayer from "../src/CriteoLayer.js"
 import * as CriteoNode from "../src/CriteoNode.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
 
+/** The README's `CustomLive` wiring (examples/explicit.ts): fetch with the application's own RequestInit. */
+const customFetch = <E>(layer: Layer.Layer<CriteoLayer.Services, E, HttpClient.HttpClient>) =>
+  layer.pipe(
+    Layer.provide(CriteoFetch.layerHttpClient),
+    Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { keepalive: true }))
+  )
+
 const runtimes = [
   { name: "undici (CriteoNode)", layer: CriteoNode.layer, layerConfig: CriteoNode.layerConfig },
-  { name: "fetch (CriteoFetch)", layer: CriteoFetch.layer, layerConfig: CriteoFetch.layerConfig }
+  { name: "fetch (CriteoFetch)", layer: CriteoFetch.layer, layerConfig: CriteoFetch.layerConfig },
+  {
+    name: "fetch with a custom RequestInit (the README's CustomLive)",
+    layer: (options: CriteoConfig.Options) => customFetch(CriteoLayer.layer(options)),
+    layerConfig: (config?: Parameters<typeof CriteoLayer.layerConfig>[0]) =>
+      customFetch(CriteoLayer.layerConfig(config))
+  }
 ] as const
 
 /** Retries without noticeable waits: these tests count attempts, core's own tests check the schedule. */

@@ -406,6 +406,20 @@ const startRuntime = (
 /**
  * Starts the simulator; it stops when the scope closes.
  *
+ * @example
+ * ```ts
+ * import { CriteoSimulator } from "@criteo-auth/conformance"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Console, Effect, Redacted } from "effect"
+ *
+ * // WireMock playing Criteo (a local JVM, or a container when Docker answers), stopped when the scope closes.
+ * export const program = Effect.gen(function*() {
+ *   const sim = yield* CriteoSimulator.make({ runtime: "auto", port: 0 })
+ *   const { clientId, clientSecret } = sim.credentials
+ *   yield* Console.log(`POST ${sim.tokenUrl} with ${clientId} / ${Redacted.value(clientSecret)}`)
+ * }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -451,6 +451,24 @@ export const make = (
   Effect.flatMap(TokenEndpoint.make(options), (endpoint) => makeWith(endpoint, options))
 
 /**
+ * @example
+ * ```ts
+ * import { CriteoAuth, Grant } from "@criteo-auth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const AuthLive = CriteoAuth.layer({
+ *   grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
+ * })
+ *
+ * // One token request however many fibers ask; refreshed ahead of expiry in the background.
+ * // The layer needs an HttpClient: NodeHttpClient.layerUndici, FetchHttpClient.layer, ...
+ * export const fingerprint = Effect.gen(function*() {
+ *   const auth = yield* CriteoAuth.CriteoAuth
+ *   const token = yield* auth.token
+ *   return token.fingerprint // safe in logs, unlike the token
+ * }).pipe(Effect.provide(AuthLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

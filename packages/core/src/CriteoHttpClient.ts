@@ -655,6 +655,22 @@ export const make = (
   })
 
 /**
+ * @example
+ * ```ts
+ * import { CriteoAuth, CriteoHttpClient, Grant } from "@criteo-auth/core"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * const CriteoLive = CriteoHttpClient.layer({ apiVersion: "2026-07" }).pipe(
+ *   Layer.provideMerge(CriteoAuth.layer({
+ *     grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
+ *   }))
+ * )
+ *
+ * // GET https://api.criteo.com/2026-07/advertisers/me with the bearer token; a 401 renews it and replays once.
+ * export const advertisers = Effect.flatMap(CriteoHttpClient.CriteoHttpClient, (client) =>
+ *   client.get("/advertisers/me")).pipe(Effect.provide(CriteoLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

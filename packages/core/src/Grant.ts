@@ -99,6 +99,17 @@ const secret = (value: string | Redacted.Redacted<string>): Redacted.Redacted<st
   Redacted.isRedacted(value) ? value : Redacted.make(value)
 
 /**
+ * @example
+ * ```ts
+ * import { Grant } from "@criteo-auth/core"
+ * import { Redacted } from "effect"
+ *
+ * const grant = Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
+ *
+ * assert.strictEqual(grant.grantType, "client_credentials")
+ * assert.strictEqual(String(grant.clientSecret), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

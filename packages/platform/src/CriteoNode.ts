@@ -118,6 +118,20 @@ const onGivenDispatcher = (options: CriteoConfig.Options) =>
 /**
  * From explicit options.
  *
+ * @example
+ * ```ts
+ * import { CriteoAuth, Grant } from "@criteo-auth/core"
+ * import { CriteoNode } from "@criteo-auth/platform"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const CriteoLive = CriteoNode.layer({
+ *   grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") }),
+ *   apiVersion: "2026-07"
+ * })
+ *
+ * export const token = Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => auth.token).pipe(Effect.provide(CriteoLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -127,6 +141,20 @@ export const layer: (
 
 /**
  * From configuration: by default the `CRITEO_*` environment variables (see `CriteoConfig.config`).
+ *
+ * @example
+ * ```ts
+ * import { CriteoHttpClient } from "@criteo-auth/core"
+ * import { CriteoNode } from "@criteo-auth/platform"
+ * import { Effect } from "effect"
+ *
+ * // CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET, ... from the environment: a missing or malformed one is a
+ * // ConfigError naming the variable.
+ * export const program = Effect.flatMap(CriteoHttpClient.CriteoHttpClient, (client) =>
+ *   client.get("/advertisers/me")).pipe(Effect.provide(CriteoNode.layerConfig()))
+ *
+ * // NodeRuntime.runMain(program)
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -22,18 +22,19 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import type * as AccessToken from "./AccessToken.js"
+import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import type * as Grant from "./Grant.js"
 import { backoff } from "./internal/backoff.js"
 import * as TokenState from "./internal/tokenState.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
+import * as TokenStore from "./TokenStore.js"
 
 /**
  * @since 0.1.0
@@ -117,6 +118,19 @@ export interface Options extends TokenEndpoint.Options {
   readonly onRefreshToken?:
     | ((refreshToken: Redacted.Redacted<string>, token: AccessToken.AccessToken) => Effect.Effect<void>)
     | undefined
+  /**
+   * Where the tokens live (since 0.2.0): the access token and the current refresh token of `storeKey`.
+   * Default: a store private to this provider, in memory (behaviour as before 0.2.0). A store shared by
+   * several providers (processes, a fleet) makes them share one token: a fresh token in the store is
+   * served without a request, one requester at a time holds the store's lease and exchanges while the
+   * others wait for its result, and a rotated refresh token is compare-and-set in the store before the
+   * new access token is handed out. A refresh token in the store supersedes the grant's. The hot path
+   * never touches the store while the local copy is fresh. If the store fails, the provider carries on
+   * without it (a warning, once, and `CriteoAuthMetrics.storeDegraded`).
+   */
+  readonly tokenStore?: TokenStore.Service | undefined
+  /** The account key of this provider's entry in `tokenStore` (since 0.2.0). Default: the client id. */
+  readonly storeKey?: string | undefined
 }
 
 /**
@@ -146,8 +160,34 @@ export const defaults = {
    * issues tokens of a millisecond cannot make the refresh loop back to back (callers still refresh a
    * token that is not fresh themselves).
    */
-  minRefreshInterval: Duration.seconds(1)
+  minRefreshInterval: Duration.seconds(1),
+  /**
+   * Rounds of "read the store, take its lease or wait for its holder" one acquisition makes at most
+   * before it exchanges without the store (each wait lasts one lease at most).
+   */
+  storeRounds: 3,
+  /**
+   * Conflicting compare-and-sets (someone invalidated the entry meanwhile) retried at once, at most,
+   * before a token just obtained is served without being stored.
+   */
+  storeWriteAttempts: 3
 } as const
+
+/**
+ * How long one acquisition may take at most, retries included: the time-to-live of the store's lease,
+ * so that a holder that died is taken over, and the longest a waiter waits for its result.
+ */
+const acquisitionBound = (
+  timeout: Duration.Duration,
+  maxAttempts: number,
+  maxDelay: Duration.Duration,
+  maxRateLimitWait: Duration.Duration
+): Duration.Duration =>
+  Duration.sum(
+    Duration.times(timeout, maxAttempts),
+    // a backoff delay is jittered up to x1.2; a server-demanded wait is honoured up to maxRateLimitWait
+    Duration.times(Duration.max(Duration.times(maxDelay, 1.2), maxRateLimitWait), Math.max(0, maxAttempts - 1))
+  )
 
 /** The lock-free copy of the current token that `token` reads, and the instant (epoch ms) it stops being fresh. */
 interface FastPath {
@@ -166,6 +206,12 @@ type Inflight = Deferred.Deferred<AccessToken.AccessToken, CriteoAuthError.Token
 export const makeWith = (
   endpoint: TokenEndpoint.Service,
   options: Omit<Options, keyof TokenEndpoint.Options>
+): Effect.Effect<Service, never, Scope.Scope> => makeProvider(endpoint, options, TokenEndpoint.defaultTimeout)
+
+const makeProvider = (
+  endpoint: TokenEndpoint.Service,
+  options: Omit<Options, keyof TokenEndpoint.Options>,
+  requestTimeout: Duration.Duration
 ): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -181,6 +227,9 @@ export const makeWith = (
     const baseDelay = Duration.decode(options.retry?.baseDelay ?? defaults.baseDelay)
     const maxDelay = Duration.decode(options.retry?.maxDelay ?? defaults.maxDelay)
     const maxRateLimitWait = Duration.millis(policy.maxRateLimitWaitMillis)
+    const store = options.tokenStore ?? (yield* TokenStore.makeMemory)
+    const key = options.storeKey ?? clientId
+    const leaseTtl = acquisitionBound(requestTimeout, maxAttempts, maxDelay, maxRateLimitWait)
 
     const state = yield* SynchronizedRef.make(TokenState.initial<Inflight>(options.grant))
     // The lock-free fast path of `token`: the current token and the instant (epoch ms) until which it
@@ -254,15 +303,187 @@ export const makeWith = (
           )
         )
 
-    /** Exchanges the grant the state names (an authorization code at most once) and reports a new refresh token. */
-    const obtain = Effect.gen(function*() {
-      const grant = TokenState.grantFor(yield* SynchronizedRef.get(state), undefined)
-      if (Either.isLeft(grant)) return yield* Effect.fail(grant.left)
-      if (grant.right._tag === "AuthorizationCode") yield* transition(TokenState.codeSent)
-      const token = yield* exchange(grant.right)
-      yield* notifyRefreshToken(token)
-      return token
-    })
+    // -------------------------------------------------------------------------
+    // the store: a fresh token there serves; one lease holder exchanges, the others wait for it
+    // -------------------------------------------------------------------------
+
+    let warnedDegraded = false
+    /** The store failed: count it, warn once, and carry on without it. */
+    const degraded = (error: TokenStore.TokenStoreError) =>
+      Effect.zipRight(
+        Metric.increment(Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", error.operation)),
+        Effect.suspend(() => {
+          if (warnedDegraded) return Effect.logDebug(`CriteoAuth: ${error.message}`)
+          warnedDegraded = true
+          return Effect.logWarning(
+            `CriteoAuth: ${error.message}; tokens are obtained without the store until it answers again`
+          )
+        }).pipe(Effect.annotateLogs({ "criteo.client_id": clientId, "criteo.store_key": key }))
+      )
+
+    /** The token of `entry` if it can be served: fresh, and not the one the acquisition replaces. */
+    const servable = (
+      entry: Option.Option<TokenStore.Entry>,
+      replacing: AccessToken.AccessToken | undefined,
+      now: number
+    ): AccessToken.AccessToken | undefined => {
+      const token = Option.getOrUndefined(entry)?.accessToken
+      return token !== undefined && TokenState.isFresh(token, now, policy) &&
+          (replacing === undefined || !AccessToken.sameValue(token, replacing))
+        ? token
+        : undefined
+    }
+
+    /**
+     * Exchanges the grant (a refresh token from the store supersedes the provider's; an authorization
+     * code at most once). Answers the token and the refresh token to keep: the rotated one, else the one
+     * used.
+     */
+    const exchangeWith = (storedRefreshToken: Redacted.Redacted<string> | undefined) =>
+      Effect.gen(function*() {
+        const grant = TokenState.grantFor(yield* SynchronizedRef.get(state), storedRefreshToken)
+        if (Either.isLeft(grant)) return yield* Effect.fail(grant.left)
+        if (grant.right._tag === "AuthorizationCode") yield* transition(TokenState.codeSent)
+        const token = yield* exchange(grant.right).pipe(Effect.tapError(shareRateLimit))
+        const used = grant.right._tag === "RefreshToken" ? grant.right.refreshToken : undefined
+        return { token, refreshToken: token.refreshToken ?? used, used } as const
+      })
+
+    /** A 429 with a wait is recorded in the store, for the other processes that share it. */
+    const shareRateLimit = (error: CriteoAuthError.TokenError) =>
+      error._tag === "RateLimitedError" && error.retryAfter !== undefined && store.recordRateLimit !== undefined
+        ? Effect.flatMap(nowMillis, (now) =>
+          store.recordRateLimit!(
+            key,
+            now + Math.min(Duration.toMillis(error.retryAfter!), policy.maxRateLimitWaitMillis)
+          )).pipe(Effect.catchAll(degraded))
+        : Effect.void
+
+    /** Fails with the rate limit another process recorded in the store, if it is still ahead. */
+    const checkSharedRateLimit = store.rateLimitedUntil === undefined
+      ? Effect.void
+      : Effect.flatMap(store.rateLimitedUntil(key), (until) =>
+        Option.isNone(until) ? Effect.void : Effect.flatMap(nowMillis, (now) =>
+          until.value > now
+            ? Effect.fail(
+              new CriteoAuthError.RateLimitedError({
+                endpoint: "token",
+                clientId,
+                retryAfter: Duration.millis(until.value - now)
+              })
+            )
+            : Effect.void))
+
+    /**
+     * Without the store's lease (the store failed, or no round got a token): the exchange as the provider
+     * knows it, with the refresh token last read from the store, if any. When the store still answers
+     * (`writeBack`), it gets the token if its refresh token is still the one used (else the next
+     * acquisition would read a refresh token this exchange revoked); a store that failed is not waited on.
+     */
+    const alone = (storedRefreshToken: Redacted.Redacted<string> | undefined, writeBack: boolean) =>
+      Effect.gen(function*() {
+        const { refreshToken, token, used } = yield* exchangeWith(storedRefreshToken)
+        if (writeBack) {
+          yield* Effect.flatMap(store.get(key), (entry) => {
+            const read = Option.getOrUndefined(entry)
+            return sameSecret(read?.refreshToken, used)
+              ? store.compareAndSet(key, read?.version, { accessToken: token, refreshToken })
+              : Effect.void
+          }).pipe(Effect.catchAll(degraded))
+        }
+        yield* notifyRefreshToken(token)
+        return token
+      })
+
+    /**
+     * Holding the lease: re-read; serve a token someone wrote meanwhile, else exchange and compare-and-set
+     * the access token with the rotated refresh token before handing it out. `None`: someone else rotated
+     * the refresh token first (our exchange was refused, or our write was): the next round reads theirs.
+     */
+    const underLease = (replacing: AccessToken.AccessToken | undefined) =>
+      Effect.gen(function*() {
+        const entry = yield* store.get(key)
+        const theirs = servable(entry, replacing, yield* nowMillis)
+        if (theirs !== undefined) {
+          return Option.some(theirs)
+        }
+        yield* checkSharedRateLimit
+        const read = Option.getOrUndefined(entry)
+        const exchanged = yield* exchangeWith(read?.refreshToken).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("InvalidGrantError", (error) =>
+            // refused because another process rotated the refresh token meanwhile? then it is not ours to fail
+            Effect.flatMap(store.get(key), (now) =>
+              Option.getOrUndefined(now)?.version !== read?.version
+                ? Effect.succeed(Option.none())
+                : Effect.fail(error)))
+        )
+        if (Option.isNone(exchanged)) {
+          return Option.none()
+        }
+        const { refreshToken, token } = exchanged.value
+        let version = read?.version
+        for (let attempt = 0; attempt < defaults.storeWriteAttempts; attempt++) {
+          const result = yield* store.compareAndSet(key, version, { accessToken: token, refreshToken }).pipe(
+            Effect.catchAll((error) =>
+              Effect.as(degraded(error), undefined)
+            )
+          )
+          if (result === undefined || result._tag === "Written") {
+            // the rotated refresh token is kept (or the store is down): only now is the token handed out
+            yield* notifyRefreshToken(token)
+            return Option.some(token)
+          }
+          const current = Option.getOrUndefined(result.current)
+          const written = servable(result.current, replacing, yield* nowMillis)
+          if (written !== undefined) return Option.some(written)
+          // an invalidation bumped the version, the refresh token is still the one we used: write over it
+          if (current === undefined || !sameSecret(current.refreshToken, read?.refreshToken)) return Option.none()
+          version = current.version
+        }
+        yield* notifyRefreshToken(token)
+        return Option.some(token)
+      })
+
+    const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redacted<string> | undefined) =>
+      a === b || (a !== undefined && b !== undefined && Redacted.value(a) === Redacted.value(b))
+
+    /**
+     * One acquisition through the store, in bounded rounds: serve a fresh token the store holds; else take
+     * the lease and exchange (`underLease`); else wait (at most one lease) for the holder's result.
+     */
+    const throughStore = (replacing: AccessToken.AccessToken | undefined) =>
+      Effect.gen(function*() {
+        let lastRefreshToken: Redacted.Redacted<string> | undefined
+        for (let round = 0; round < defaults.storeRounds; round++) {
+          const entry = yield* store.get(key)
+          lastRefreshToken = Option.getOrUndefined(entry)?.refreshToken
+          const stored = servable(entry, replacing, yield* nowMillis)
+          if (stored !== undefined) return stored
+          const lease = yield* store.acquireLease(key, leaseTtl)
+          if (Option.isSome(lease)) {
+            const obtained = yield* underLease(replacing).pipe(
+              Effect.ensuring(store.releaseLease(lease.value).pipe(Effect.catchAll(degraded)))
+            )
+            if (Option.isSome(obtained)) return obtained.value
+          } else {
+            const seen = yield* store.awaitChange(key, Option.getOrUndefined(entry)?.version, leaseTtl)
+            const written = servable(seen, replacing, yield* nowMillis)
+            if (written !== undefined) return written
+            lastRefreshToken = Option.getOrUndefined(seen)?.refreshToken ?? lastRefreshToken
+          }
+        }
+        yield* Effect.logWarning(
+          `CriteoAuth: no token through the store after ${defaults.storeRounds} rounds; obtaining one without it`
+        ).pipe(Effect.annotateLogs({ "criteo.client_id": clientId, "criteo.store_key": key }))
+        return yield* alone(lastRefreshToken, true)
+      })
+
+    /** One acquisition: through the store; if the store fails, without it (the caller is served all the same). */
+    const obtain = (replacing: AccessToken.AccessToken | undefined) =>
+      throughStore(replacing).pipe(
+        Effect.catchTag("TokenStoreError", (error) => Effect.zipRight(degraded(error), alone(undefined, false)))
+      )
 
     /** Settles the state after an acquisition: install the token, or remember the failure. */
     const settle = (exit: Exit.Exit<AccessToken.AccessToken, CriteoAuthError.TokenError>) =>
@@ -286,10 +507,14 @@ export const makeWith = (
       })
 
     /** Starts an acquisition in the layer's scope, so that no caller's interruption cancels a shared request. */
-    const start = (s: TokenState.State<Inflight>, background: boolean) =>
+    const start = (
+      s: TokenState.State<Inflight>,
+      replacing: AccessToken.AccessToken | undefined,
+      background: boolean
+    ) =>
       Effect.gen(function*() {
         const deferred = yield* Deferred.make<AccessToken.AccessToken, CriteoAuthError.TokenError>()
-        yield* obtain.pipe(
+        yield* obtain(replacing).pipe(
           Effect.onExit((exit) =>
             Effect.all([
               settle(exit),
@@ -324,7 +549,7 @@ export const makeWith = (
             case "Fail":
               return [Effect.fail(decision.error), s] as const
             case "Start":
-              return yield* start(s, decision.background)
+              return yield* start(s, decision.replacing, decision.background)
           }
         })).pipe(Effect.flatten)
 
@@ -338,11 +563,14 @@ export const makeWith = (
 
     const refresh = acquire(TokenState.Refresh)
 
+    // the store first: once the local copy is dropped, the next acquisition must not find it there
     const invalidate = (token: AccessToken.AccessToken) =>
-      SynchronizedRef.modify(state, (s) => {
-        const [dropped, next] = TokenState.invalidated(s, token)
-        return [dropped, dropped ? mirror(next) : next] as const
-      }).pipe(
+      store.invalidate(key, token.fingerprint).pipe(
+        Effect.catchAll((error) => Effect.as(degraded(error), false)),
+        Effect.zipRight(SynchronizedRef.modify(state, (s) => {
+          const [dropped, next] = TokenState.invalidated(s, token)
+          return [dropped, dropped ? mirror(next) : next] as const
+        })),
         Effect.tap((dropped) =>
           dropped
             ? Effect.logDebug("CriteoAuth: token invalidated").pipe(
@@ -448,7 +676,10 @@ export const makeWith = (
 export const make = (
   options: Options
 ): Effect.Effect<Service, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.flatMap(TokenEndpoint.make(options), (endpoint) => makeWith(endpoint, options))
+  Effect.flatMap(
+    TokenEndpoint.make(options),
+    (endpoint) => makeProvider(endpoint, options, Duration.decode(options.timeout ?? TokenEndpoint.defaultTimeout))
+  )
 
 /**
  * @example

@@ -55,3 +55,15 @@ export const backgroundRefreshes: Metric.Metric.Counter<number> = Metric.counter
     incremental: true
   }
 )
+
+/**
+ * Token-store operations that failed, tagged `operation` (`get`, `compareAndSet`, ...): each time, the
+ * provider carried on without the store (callers are served; tokens are not shared meanwhile).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const storeDegraded: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_store_degraded_total", {
+  description: "Token-store operations that failed, after which the provider carried on without the store",
+  incremental: true
+})

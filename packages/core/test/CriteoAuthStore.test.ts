@@ -1,0 +1,241 @@
+/**
+ * The provider on a `TokenStore`: providers that share a store share one token, rotate one refresh-token
+ * chain without breaking it, and keep serving when the store fails.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import type * as AccessToken from "../src/AccessToken.js"
+import * as CriteoAuth from "../src/CriteoAuth.js"
+import * as CriteoAuthMetrics from "../src/CriteoAuthMetrics.js"
+import * as Grant from "../src/Grant.js"
+import * as TokenStore from "../src/TokenStore.js"
+import { clientId, clientSecret, grant, makeFakeCriteo, settle } from "./utils.js"
+
+const valueOf = (token: AccessToken.AccessToken) => Redacted.value(token.value)
+/** The n of the fake's `access-n-...` and `refresh-n`. */
+const indexOf = (value: string) => Number(value.split("-")[1])
+
+const codeGrant = Grant.authorizationCode({
+  clientId,
+  clientSecret: Redacted.make(clientSecret),
+  code: Redacted.make("code-1"),
+  redirectUri: "https://app.example/callback"
+})
+
+/** A store that counts the operations made on it. */
+const counting = (store: TokenStore.Service) => {
+  const counts = { operations: 0 }
+  const count = <A, E>(effect: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => counts.operations++), effect)
+  const wrapped: TokenStore.Service = {
+    name: store.name,
+    get: (key) => count(store.get(key)),
+    compareAndSet: (key, version, write) => count(store.compareAndSet(key, version, write)),
+    invalidate: (key, fingerprint) => count(store.invalidate(key, fingerprint)),
+    acquireLease: (key, ttl) => count(store.acquireLease(key, ttl)),
+    releaseLease: (lease) => count(store.releaseLease(lease)),
+    awaitChange: (key, version, timeout) => count(store.awaitChange(key, version, timeout)),
+    remove: (key) => count(store.remove(key))
+  }
+  return { store: wrapped, counts }
+}
+
+/** A store whose every operation fails, as an unreachable Redis would. */
+const broken: TokenStore.Service = (() => {
+  const fail = (operation: string) =>
+    Effect.fail(new TokenStore.TokenStoreError({ store: "broken", operation, key: clientId, reason: "unreachable" }))
+  return {
+    name: "broken",
+    get: () => fail("get"),
+    compareAndSet: () => fail("compareAndSet"),
+    invalidate: () => fail("invalidate"),
+    acquireLease: () => fail("acquireLease"),
+    releaseLease: () => fail("releaseLease"),
+    awaitChange: () => fail("awaitChange"),
+    remove: () => fail("remove")
+  }
+})()
+
+describe("CriteoAuth on a TokenStore", () => {
+  it.scoped("two providers sharing a memory store make one token request", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo({ tokenLatency: 200 })
+      const store = yield* TokenStore.makeMemory
+      const a = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      const b = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).token), { concurrency: "unbounded" })
+      )
+      yield* settle
+      yield* TestClock.adjust("200 millis")
+      yield* settle
+      const tokens = yield* Fiber.join(fiber)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+      assert.strictEqual(new Set(tokens.map(valueOf)).size, 1)
+      // a third provider started later finds the token in the store: no request either
+      const c = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      assert.strictEqual(valueOf(yield* c.token), valueOf(tokens[0]))
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+      // and a token one provider invalidates is not served from the store by another
+      assert.isTrue(yield* a.invalidate(tokens[0]))
+      const d = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      const next = yield* Effect.fork(d.token)
+      yield* settle
+      yield* TestClock.adjust("200 millis")
+      assert.notStrictEqual(valueOf(yield* Fiber.join(next)), valueOf(tokens[0]))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+    }))
+
+  it.scoped("the hot path does not touch the store while the local copy is fresh", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo()
+      const { counts, store } = counting(yield* TokenStore.makeMemory)
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      yield* auth.token
+      const before = counts.operations
+      assert.isAbove(before, 0)
+      for (let i = 0; i < 1_000; i++) yield* auth.token
+      yield* TestClock.adjust("10 minutes")
+      for (let i = 0; i < 1_000; i++) yield* auth.token
+      assert.strictEqual(counts.operations, before)
+    }))
+
+  it.scoped(
+    "rotation under concurrency: 50 rounds of concurrent refreshes from two providers, one chain, 0 invalid_grant",
+    () =>
+      Effect.gen(function*() {
+        // a server that revokes each refresh token once used, and the code once exchanged
+        let latest = 0
+        let codeUsed = false
+        let invalidGrants = 0
+        const fake = yield* makeFakeCriteo({
+          refreshTokens: true,
+          tokenLatency: 100,
+          tokenReply: (n, request) => {
+            const refused = request.form.get("grant_type") === "authorization_code"
+              ? codeUsed
+              : request.form.get("refresh_token") !== `refresh-${latest}`
+            if (refused) {
+              invalidGrants++
+              return { status: 400, body: { error: "invalid_grant" } }
+            }
+            codeUsed = true
+            latest = n
+            return undefined
+          }
+        })
+        const store = yield* TokenStore.makeMemory
+        const reported: Array<string> = []
+        const provider = CriteoAuth.make({
+          grant: codeGrant,
+          tokenStore: store,
+          storeKey: "account-1",
+          onRefreshToken: (refreshToken) => Effect.sync(() => reported.push(Redacted.value(refreshToken)))
+        }).pipe(Effect.provide(fake.layer))
+        const a = yield* provider
+        const b = yield* provider
+        /** The refresh token that came with `token` is in the store (or a later one) when the caller gets it. */
+        const storedBeforeUse = (token: AccessToken.AccessToken) =>
+          Effect.map(store.get("account-1"), (entry) => {
+            const stored = Option.getOrThrow(entry).refreshToken
+            assert.isAtLeast(indexOf(Redacted.value(stored!)), indexOf(valueOf(token)))
+            return token
+          })
+        const first = yield* Effect.fork(a.token)
+        yield* TestClock.adjust("100 millis")
+        yield* storedBeforeUse(yield* Fiber.join(first))
+
+        for (let round = 0; round < 50; round++) {
+          const calls = Array.from(
+            { length: 40 },
+            (_, i) => (i % 2 === 0 ? a : b)[i % 4 < 2 ? "refresh" : "token"].pipe(Effect.flatMap(storedBeforeUse))
+          )
+          // refresh on both providers, and token on providers whose token was just invalidated
+          yield* a.invalidate(yield* a.token)
+          const fiber = yield* Effect.fork(Effect.all(calls, { concurrency: "unbounded" }))
+          for (let i = 0; i < 5; i++) {
+            yield* settle
+            yield* TestClock.adjust("100 millis")
+          }
+          const tokens = yield* Fiber.join(fiber)
+          assert.strictEqual(tokens.length, 40)
+          yield* TestClock.adjust("1 second")
+        }
+
+        const requests = yield* fake.requests
+        assert.strictEqual(invalidGrants, 0)
+        // the chain: the code once, then each refresh token used exactly once, in order
+        assert.strictEqual(requests[0].form.get("grant_type"), "authorization_code")
+        for (let i = 1; i < requests.length; i++) {
+          assert.strictEqual(requests[i].form.get("refresh_token"), `refresh-${i}`)
+        }
+        // one request per round: the other provider and the other fibers shared it
+        assert.strictEqual(requests.length, 51)
+        // every rotated refresh token was reported once, by the provider that stored it
+        assert.deepStrictEqual(reported, requests.map((_, i) => `refresh-${i + 1}`))
+        const entry = Option.getOrThrow(yield* store.get("account-1"))
+        assert.strictEqual(Redacted.value(entry.refreshToken!), `refresh-${requests.length}`)
+      }),
+    60_000
+  )
+
+  it.scoped("a refresh token already in the store supersedes the grant's (a consent connected elsewhere)", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo({ refreshTokens: true })
+      const store = yield* TokenStore.makeMemory
+      yield* store.compareAndSet("account-2", undefined, {
+        accessToken: undefined,
+        refreshToken: Redacted.make("stored-refresh")
+      })
+      const auth = yield* CriteoAuth.make({ grant: codeGrant, tokenStore: store, storeKey: "account-2" }).pipe(
+        Effect.provide(fake.layer)
+      )
+      yield* auth.token
+      const [request] = yield* fake.requests
+      assert.strictEqual(request.form.get("grant_type"), "refresh_token")
+      assert.strictEqual(request.form.get("refresh_token"), "stored-refresh")
+      assert.isNull(request.form.get("code"))
+      const entry = Option.getOrThrow(yield* store.get("account-2"))
+      assert.strictEqual(Redacted.value(entry.refreshToken!), "refresh-1")
+    }))
+
+  it.scoped("a store that fails does not fail the callers: they are served, with one warning and a metric", () => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
+    })
+    return Effect.gen(function*() {
+      const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
+      const degradedBefore = (yield* Metric.value(degradedGets)).count
+      const fake = yield* makeFakeCriteo({ tokenLatency: 100 })
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: broken }).pipe(Effect.provide(fake.layer))
+      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 100 }, () => auth.token), {
+        concurrency: "unbounded"
+      }))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      const tokens = yield* Fiber.join(fiber)
+      assert.strictEqual(new Set(tokens.map(valueOf)).size, 1)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+      // a 401 still invalidates, and the next token is obtained without the store
+      assert.isTrue(yield* auth.invalidate(tokens[0]))
+      const next = yield* Effect.fork(auth.token)
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      assert.notStrictEqual(valueOf(yield* Fiber.join(next)), valueOf(tokens[0]))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "without the store")
+      assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore + 2)
+      // nothing secret in the warning
+      assert.notInclude(warnings[0], valueOf(tokens[0]))
+      assert.notInclude(warnings[0], clientSecret)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  })
+})

@@ -42,15 +42,31 @@ export interface DispatcherOptions {
   readonly tokenUrl?: string | undefined
 }
 
-const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] as const
+/** The first of the variables that is set and not empty (lower case first, as curl reads them). */
+const variable = (...names: ReadonlyArray<string>): string | undefined =>
+  names.map((name) => process.env[name]).find((value) => value !== undefined && value !== "")
+
+const proxySettings = () => {
+  const httpProxy = variable("http_proxy", "HTTP_PROXY")
+  const httpsProxy = variable("https_proxy", "HTTPS_PROXY") ?? httpProxy
+  return {
+    ...(httpProxy === undefined ? {} : { httpProxy }),
+    ...(httpsProxy === undefined ? {} : { httpsProxy }),
+    noProxy: variable("no_proxy", "NO_PROXY") ?? ""
+  }
+}
 
 /**
- * Whether the environment names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, either case).
+ * Whether the environment names a proxy: `HTTPS_PROXY` or `HTTP_PROXY` (either case) set and not
+ * empty.
  *
  * @since 0.2.0
  * @category proxies
  */
-export const proxyFromEnvironment = (): boolean => proxyVariables.some((name) => (process.env[name] ?? "") !== "")
+export const proxyFromEnvironment = (): boolean => {
+  const settings = proxySettings()
+  return settings.httpProxy !== undefined || settings.httpsProxy !== undefined
+}
 
 /**
  * Wraps a dispatcher so that API requests are bounded by `apiTimeout` (undici's `headersTimeout` and
@@ -84,7 +100,10 @@ export const withApiTimeouts = (
 export const makeDispatcher = (options: DispatcherOptions = {}): Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      withApiTimeouts(proxyFromEnvironment() ? new Undici.EnvHttpProxyAgent() : new Undici.Agent(), options)
+      withApiTimeouts(
+        proxyFromEnvironment() ? new Undici.EnvHttpProxyAgent(proxySettings()) : new Undici.Agent(),
+        options
+      )
     ),
     (dispatcher) => Effect.promise(() => dispatcher.destroy())
   )

@@ -205,6 +205,42 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.strictEqual(Redacted.value(entry.refreshToken!), "refresh-1")
     }))
 
+  it.scoped("a lease whose holder died is taken over once it expires; the waiter is bounded by it", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo()
+      const store = yield* TokenStore.makeMemory
+      // another process took the lease and died
+      yield* store.acquireLease(clientId, "30 seconds")
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      const fiber = yield* Effect.fork(auth.token)
+      yield* settle
+      yield* TestClock.adjust("29 seconds")
+      yield* settle
+      assert.strictEqual(fake.stats.tokenRequests, 0)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* Fiber.join(fiber)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+    }))
+
+  it.scoped("a 429 one provider met is known to the others through the store: they do not ask", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeCriteo({
+        tokenReply: (n) => (n === 1 ? { status: 429, headers: { "retry-after": "120" } } : undefined)
+      })
+      const store = yield* TokenStore.makeMemory
+      const a = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      const b = yield* CriteoAuth.make({ grant, tokenStore: store }).pipe(Effect.provide(fake.layer))
+      assert.strictEqual((yield* Effect.flip(a.token))._tag, "RateLimitedError")
+      const error = yield* Effect.flip(b.token)
+      assert.strictEqual(error._tag, "RateLimitedError")
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+      // capped at maxRateLimitWait like a local one, then asked again
+      yield* TestClock.adjust(CriteoAuth.defaults.maxRateLimitWait)
+      yield* b.token
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+    }))
+
   it.scoped("a store that fails does not fail the callers: they are served, with one warning and a metric", () => {
     const warnings: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {

@@ -52,3 +52,8 @@ export * as TokenStore from "./TokenStore.js"
  * @since 0.2.0
  */
 export * as CriteoConsent from "./CriteoConsent.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as CriteoAccounts from "./CriteoAccounts.js"

@@ -77,3 +77,8 @@ export * as Scorecard from "./Scorecard.js"
  * @since 0.1.0
  */
 export * as SimulatorError from "./SimulatorError.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SimulatorConsents from "./SimulatorConsents.js"

@@ -204,8 +204,20 @@ export const makeWith = (
   endpoint: TokenEndpoint.Service,
   httpClient: HttpClient.HttpClient,
   options: Omit<Options, keyof TokenEndpoint.Options>
-): Effect.Effect<Service, never, Scope.Scope> =>
+): Effect.Effect<Service, CriteoAuthError.RefusedUrlError, Scope.Scope> =>
   Effect.gen(function*() {
+    const clientFor = (auth: CriteoAuth.Service) =>
+      CriteoHttpClient.make(options.client ?? {}).pipe(
+        Effect.provideService(CriteoAuth.CriteoAuth, auth),
+        Effect.provideService(HttpClient.HttpClient, httpClient)
+      )
+    // the API URL is checked once, here, with a provider that is never asked for a token
+    yield* clientFor(CriteoAuth.CriteoAuth.of({
+      clientId: "check",
+      token: Effect.never,
+      refresh: Effect.never,
+      invalidate: () => Effect.succeed(false)
+    }))
     const store = options.tokenStore ?? (yield* TokenStore.makeMemory)
     /** The accounts whose provider is alive, for the fast path of `token`. */
     const live = new Map<string, Account>()
@@ -261,10 +273,7 @@ export const makeWith = (
               Effect.zipRight(userCallback === undefined ? Effect.void : userCallback(refreshToken, token))
             )
         })
-        const client = yield* CriteoHttpClient.make(options.client ?? {}).pipe(
-          Effect.provideService(CriteoAuth.CriteoAuth, auth),
-          Effect.provideService(HttpClient.HttpClient, httpClient)
-        )
+        const client = yield* clientFor(auth).pipe(Effect.orDie) // its URL was checked at construction
         const account: Account = { auth, client }
         live.set(key, account)
         yield* Effect.addFinalizer(() => Effect.sync(() => live.delete(key)))
@@ -382,7 +391,9 @@ export const makeWith = (
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
+export const make = (
+  options: Options
+): Effect.Effect<Service, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const endpoint = yield* TokenEndpoint.make({ tokenUrl: options.tokenUrl, timeout: options.timeout })
     const httpClient = yield* HttpClient.HttpClient
@@ -393,7 +404,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  * @since 0.2.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<CriteoAccounts, never, HttpClient.HttpClient> =>
+export const layer = (
+  options: Options
+): Layer.Layer<CriteoAccounts, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient> =>
   Layer.scoped(CriteoAccounts, make(options))
 
 /**
@@ -404,7 +417,7 @@ export const layer = (options: Options): Layer.Layer<CriteoAccounts, never, Http
  */
 export const layerWithTokenStore = (
   options: Omit<Options, "tokenStore">
-): Layer.Layer<CriteoAccounts, never, HttpClient.HttpClient | TokenStore.TokenStore> =>
+): Layer.Layer<CriteoAccounts, CriteoAuthError.RefusedUrlError, HttpClient.HttpClient | TokenStore.TokenStore> =>
   Layer.scoped(
     CriteoAccounts,
     Effect.flatMap(TokenStore.TokenStore, (tokenStore) => make({ ...options, tokenStore }))

@@ -48,6 +48,7 @@ code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, m
 .card h3 { margin: 0 0 6px; font-size: 15px; }
 .card .verdict { font-size: 20px; font-weight: 600; margin: 2px 0 6px; }
 .card .verdict.ok { color: var(--pass); } .card .verdict.ko { color: var(--fail); }
+.card .verdict.except { color: var(--warn); border-left: 4px solid var(--warn); padding-left: 6px; }
 .card ul { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 6px; }
 .card li { border-radius: 10px; padding: 1px 8px; background: #fff; border: 1px solid var(--line); font-size: 12px; }
 .card .small { color: var(--muted); font-size: 12px; margin: 2px 0; word-break: break-all; }
@@ -87,7 +88,8 @@ pre.output, pre.error { background: #0d1117; color: #e6edf3; padding: 10px; bord
 
 const summaryCard = (run: Report.AdapterRun, index: number): string => {
   const s = run.summary
-  const ok = s.fail === 0 && s.error === 0
+  const h = Report.headline(run)
+  const verdictClass = h.conformance === "conforms" ? "ok" : h.conformance === "conforms-except" ? "except" : "ko"
   return `<div class="card" id="summary-${index}" data-adapter="${escape(run.label)}">
   <h3>${escape(run.label)}${
     run.name !== undefined && run.name !== run.label
@@ -96,8 +98,8 @@ const summaryCard = (run: Report.AdapterRun, index: number): string => {
       ? ""
       : ` <span class="small">${escape(run.version)}</span>`
   }</h3>
-  <p class="verdict ${ok ? "ok" : "ko"}">${
-    ok ? "Conforms" : "Does not conform"
+  <p class="verdict ${verdictClass}" data-conformance="${h.conformance}">${
+    escape(h.text)
   }: MUST ${s.mustPassed}/${s.mustTotal} · SHOULD ${s.shouldPassed}/${s.shouldTotal}</p>
   <ul>
     <li class="count-pass">${s.pass} passed</li><li class="count-warn">${s.warn} warned</li><li class="count-fail">${s.fail} failed</li>

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { forXml } from "./internal/sanitize.js"
-import type * as Report from "./Report.js"
+import * as Report from "./Report.js"
 
 /** Escapes XML's markup characters; the characters XML 1.0 does not allow at all become U+FFFD. */
 const escape = (text: string): string =>
@@ -67,9 +67,11 @@ export const render = (report: Report.RunReport): string => {
       c((r) => r.status === "fail")
     }" errors="${c((r) => r.status === "error")}" skipped="${c((r) => r.status === "xfail")}" time="${
       seconds(run.durationMillis)
-    }" timestamp="${escape(report.startedAt)}">\n    <properties>\n      <property name="command" value="${
-      escape(run.command)
-    }"/>\n      <property name="adapter" value="${escape(`${run.name ?? "?"} ${run.version ?? ""}`.trim())}"/>\n` +
+    }" timestamp="${escape(report.startedAt)}">\n    <properties>\n      <property name="headline" value="${
+      escape(Report.headline(run).text)
+    }"/>\n      <property name="command" value="${escape(run.command)}"/>\n      <property name="adapter" value="${
+      escape(`${run.name ?? "?"} ${run.version ?? ""}`.trim())
+    }"/>\n` +
       `      <property name="expected" value="${
         escape(run.expectedSource)
       }"/>\n    </properties>\n${cases}  </testsuite>\n`

@@ -193,7 +193,110 @@ export const failed = (report: RunReport, options: { readonly strict?: boolean }
   )
 
 /**
+ * What a run says about its client at a glance. `conforms-except`: every MUST case passed but some that
+ * failed are listed as expected (accepted) failures — never worded or coloured as plain conformance.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Headline {
+  readonly conformance: "conforms" | "conforms-except" | "does-not-conform"
+  /** MUST (FAIL-grade) cases that failed but are listed as expected failures. */
+  readonly acceptedFailures: number
+  /** `Conforms`, `Conforms except 3 accepted MUST failures` or `Does not conform`. */
+  readonly text: string
+}
+
+/**
+ * The headline of one adapter's run.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const headline = (run: Pick<AdapterRun, "results">): Headline => {
+  const mustFailed = run.results.filter((r) => r.grade === "FAIL" && r.status === "fail").length
+  const errors = run.results.filter((r) => r.status === "error").length
+  const acceptedFailures = run.results.filter((r) => r.grade === "FAIL" && r.status === "xfail").length
+  if (mustFailed > 0 || errors > 0) {
+    return { conformance: "does-not-conform", acceptedFailures, text: "Does not conform" }
+  }
+  if (acceptedFailures > 0) {
+    return {
+      conformance: "conforms-except",
+      acceptedFailures,
+      text: `Conforms except ${acceptedFailures} accepted MUST failure${acceptedFailures === 1 ? "" : "s"}`
+    }
+  }
+  return { conformance: "conforms", acceptedFailures, text: "Conforms" }
+}
+
+/**
+ * The JSON report: the run as it is, each adapter's run with its `headline`.
+ *
  * @since 0.1.0
  * @category encoding
  */
-export const toJson = (report: RunReport): string => `${JSON.stringify(report, null, 2)}\n`
+export const toJson = (report: RunReport): string =>
+  `${JSON.stringify({ ...report, runs: report.runs.map((run) => ({ ...run, headline: headline(run) })) }, null, 2)}\n`
+
+const markdownCell = (text: string) =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\u0000-\u001F\u007F-\u009F]/g, " ").replace(/\|/g, "\\|").replace(/[<>]/g, (c) =>
+    c === "<" ? "&lt;" : "&gt;")
+
+const headlineIcon: Record<Headline["conformance"], string> = {
+  conforms: "✅",
+  "conforms-except": "⚠️",
+  "does-not-conform": "❌"
+}
+
+/**
+ * A Markdown summary for a CI job summary or a pull-request comment: the headline of each adapter, its
+ * counts, and its failures (first failing check first), at most `maxFailures` per adapter.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const toMarkdown = (report: RunReport, options: { readonly maxFailures?: number } = {}): string => {
+  const maxFailures = options.maxFailures ?? 30
+  const lines = [
+    `## criteo-conformance ${markdownCell(report.version)}: ${
+      report.runs.length === 1 ? "1 adapter" : `${report.runs.length} adapters`
+    }`,
+    "",
+    "| adapter | verdict | MUST | SHOULD | passed | failed | errors | accepted failures | stale entries |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...report.runs.map((run) => {
+      const h = headline(run)
+      const s = run.summary
+      return `| ${markdownCell(run.label)} | ${headlineIcon[h.conformance]} ${
+        markdownCell(h.text)
+      } | ${s.mustPassed}/${s.mustTotal} | ${s.shouldPassed}/${s.shouldTotal} | ${s.pass} | ${s.fail} | ${s.error} | ${s.xfail} | ${s.xpass} |`
+    })
+  ]
+  for (const run of report.runs) {
+    const notPassed = run.results.filter((r) =>
+      r.status === "fail" || r.status === "error" || r.status === "warn" || r.status === "xfail" || r.status === "xpass"
+    )
+    if (notPassed.length === 0) continue
+    lines.push("", `### ${markdownCell(run.label)}`, "")
+    for (const r of notPassed.slice(0, maxFailures)) {
+      const first = r.checks.find((c) => !c.passed)
+      const why = r.error ?? (first === undefined ? "" : `${first.name}: ${first.detail}`)
+      const accepted = r.status === "xfail"
+        ? ` (accepted: ${r.expectedReason ?? ""})`
+        : r.status === "xpass"
+        ? " (listed as expected to fail: remove the entry)"
+        : ""
+      lines.push(
+        `- **${statusLabels[r.status]}** \`${markdownCell(r.id)}\` ${r.grade === "FAIL" ? "MUST" : "SHOULD"} — ${
+          markdownCell(r.title)
+        }: ${markdownCell(why.split("\n")[0].slice(0, 300))}${markdownCell(accepted)}`
+      )
+    }
+    if (notPassed.length > maxFailures) {
+      lines.push(`- … and ${notPassed.length - maxFailures} more (see the HTML report)`)
+    }
+  }
+  return `${lines.join("\n")}\n`
+}

@@ -38,6 +38,12 @@ const colors: Record<Report.Status, Ansi.Ansi> = {
   xpass: Ansi.cyan
 }
 
+const headlineColors: Record<Report.Headline["conformance"], Ansi.Ansi> = {
+  conforms: Ansi.combine(Ansi.green, Ansi.bold),
+  "conforms-except": Ansi.combine(Ansi.yellow, Ansi.bold),
+  "does-not-conform": Ansi.combine(Ansi.red, Ansi.bold)
+}
+
 const render = (doc: Doc.Doc<Ansi.Ansi>, style: Style): string =>
   style.color
     ? AnsiDoc.render(doc, { style: "pretty" })
@@ -134,6 +140,7 @@ export const caseLine = (result: Report.CaseResult, style: Style): string => {
  */
 export const adapterSummary = (run: Report.AdapterRun, style: Style): string => {
   const s = run.summary
+  const headline = Report.headline(run)
   const counts: Array<Doc.Doc<Ansi.Ansi>> = [
     Doc.annotate(text(`${s.pass} passed`), Ansi.green),
     Doc.annotate(text(`${s.warn} warned`), s.warn > 0 ? Ansi.yellow : Ansi.blackBright),
@@ -149,9 +156,12 @@ export const adapterSummary = (run: Report.AdapterRun, style: Style): string => 
         text(`${s.total} cases in ${seconds(run.durationMillis)} —`),
         Doc.concatWith(counts, (a, b) => Doc.cat(a, Doc.cat(text(", "), b)))
       ]),
-      text(
-        `  MUST (FAIL-grade) ${s.mustPassed}/${s.mustTotal} passed · SHOULD (WARN-grade) ${s.shouldPassed}/${s.shouldTotal} passed`
-      ),
+      Doc.hsep([
+        Doc.annotate(text(`  ${headline.text}:`), headlineColors[headline.conformance]),
+        text(
+          `MUST (FAIL-grade) ${s.mustPassed}/${s.mustTotal} passed · SHOULD (WARN-grade) ${s.shouldPassed}/${s.shouldTotal} passed`
+        )
+      ]),
       ...(run.unknownExpectations.length === 0
         ? []
         : [Doc.annotate(

@@ -216,7 +216,7 @@ export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> 
         jsonBody: {
           data: [{
             id: consent.advertiserId,
-            type: "Advertiser",
+            type: "advertiser",
             attributes: { advertiserName: consent.advertiserName, currency: "EUR", country: "FR" }
           }],
           warnings: [],

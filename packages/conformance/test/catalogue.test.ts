@@ -7,6 +7,7 @@ import {
   Catalogue,
   ConformanceCase,
   ExpectedFailures,
+  HtmlReport,
   JUnitReport,
   Protocol,
   Report,
@@ -32,6 +33,14 @@ describe("the catalogue", () => {
     const order = Catalogue.cases.map((c) => ConformanceCase.groups.indexOf(c.group))
     assert.deepStrictEqual(order, [...order].sort((a, b) => a - b))
     assert.isAtLeast(Catalogue.cases.length, 50)
+  })
+
+  it("request.form-encoding's secret is printable ASCII (RFC 6749 Appendix A.2 VSCHAR): a validating client is not failed", () => {
+    const formEncoding = Catalogue.cases.find((c) => c.id === "request.form-encoding")!
+    const secret = formEncoding.env!({} as ConformanceCase.Environment)["CRITEO_CLIENT_SECRET"]
+    assert.match(secret, /^[\x20-\x7E]+$/)
+    // Still the characters form encoding gets wrong.
+    for (const char of ["+", "/", "=", "&", "%", " "]) assert.include(secret, char)
   })
 
   it("covers what issue 5 lists", () => {
@@ -278,6 +287,58 @@ describe("reports", () => {
     assert.strictEqual(Protocol.parseLine(fine, new Set(["1"]))._tag, "Message")
     const deepOutput = `{"log":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
     assert.strictEqual(Protocol.parseLine(deepOutput, new Set())._tag, "Output")
+  })
+
+  it("the headline never says Conforms when MUST cases failed, even as accepted (expected) failures", () => {
+    const conforms = report([result("a", "pass"), result("b", "xfail", "WARN")])
+    const except = report([result("a", "pass"), result("b", "xfail"), result("c", "xfail")])
+    const fails = report([result("a", "fail"), result("b", "xfail")])
+    assert.deepStrictEqual(Report.headline(conforms.runs[0]), {
+      conformance: "conforms",
+      acceptedFailures: 0,
+      text: "Conforms"
+    })
+    assert.deepStrictEqual(Report.headline(except.runs[0]), {
+      conformance: "conforms-except",
+      acceptedFailures: 2,
+      text: "Conforms except 2 accepted MUST failures"
+    })
+    assert.strictEqual(Report.headline(fails.runs[0]).conformance, "does-not-conform")
+    assert.strictEqual(Report.headline(report([result("a", "error")]).runs[0]).text, "Does not conform")
+    // The same words in every report: terminal (in yellow, not green), HTML, JSON, JUnit.
+    const summary = Scorecard.adapterSummary(except.runs[0], { color: true })
+    assert.include(summary, "33;1m  Conforms except 2 accepted MUST failures:")
+    assert.notMatch(Scorecard.adapterSummary(except.runs[0], { color: false }), /Conforms:/)
+    assert.include(Scorecard.adapterSummary(conforms.runs[0], { color: false }), "Conforms: MUST")
+    assert.include(
+      HtmlReport.render(except),
+      `<p class="verdict except" data-conformance="conforms-except">Conforms except 2 accepted MUST failures: MUST`
+    )
+    assert.strictEqual(
+      JSON.parse(Report.toJson(except)).runs[0].headline.text,
+      "Conforms except 2 accepted MUST failures"
+    )
+    assert.include(
+      JUnitReport.render(except),
+      `<property name="headline" value="Conforms except 2 accepted MUST failures"/>`
+    )
+  })
+
+  it("--summary-md: the headline and counts per adapter, then its failures with their first failing check", () => {
+    const md = Report.toMarkdown(report([result("a", "pass"), result("b", "fail"), result("c", "xfail")]))
+    const lines = md.split("\n")
+    assert.strictEqual(lines[0], "## criteo-conformance 0.1.0: 1 adapter")
+    assert.include(lines, "| my &lt;client&gt; | ❌ Does not conform | 1/3 | 0/0 | 1 | 1 | 0 | 1 | 0 |")
+    assert.include(lines, "### my &lt;client&gt;")
+    assert.include(lines, "- **FAIL** `b` MUST — the case &lt;b&gt; & more: a check: 2 token requests &lt;b&gt;")
+    assert.include(
+      lines,
+      "- **XFAIL** `c` MUST — the case &lt;c&gt; & more: a check: 2 token requests &lt;b&gt; (accepted: known)"
+    )
+    assert.notInclude(md, "`a`")
+    const piped = Report.toMarkdown(report([{ ...result("d", "error"), error: "a | b\u001b[31m\nsecond line" }]))
+    assert.include(piped, "a \\| b [31m")
+    assert.notInclude(piped, "second line")
   })
 
   it("the scorecard line of a failed case shows its failed checks", () => {

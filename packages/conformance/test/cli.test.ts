@@ -93,7 +93,7 @@ layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeo
         const result = yield* cli(["request", "GET", "/advertisers/me"], envFor(sim, clientId))
         assert.strictEqual(result.code, 0, result.stderr)
         const body = JSON.parse(result.stdout)
-        assert.strictEqual(body.data[0].type, "Advertiser")
+        assert.strictEqual(body.data[0].type, "advertiser")
         assert.include(result.stdout, "\n  ")
         const [call] = yield* sim.apiRequests()
         assert.strictEqual(call.status, 200)

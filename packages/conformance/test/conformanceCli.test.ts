@@ -62,8 +62,15 @@ describe("criteo-conformance", () => {
           "--runtime",
           "process"
         ]
-        const expected = yield* cli([...args, "--report-dir", dir])
+        const summaryMd = Path.join(dir, "summary.md")
+        const expected = yield* cli([...args, "--report-dir", dir, "--summary-md", summaryMd])
         assert.strictEqual(expected.code, 0, expected.stdout + expected.stderr)
+        // A MUST case failing as expected: never "Conforms" or a plain "OK".
+        assert.include(expected.stdout, "Conforms except 1 accepted MUST failure: MUST")
+        assert.match(expected.stdout, /^OK except 1 accepted MUST failure: 2 cases × 1 adapter/m)
+        const md = Fs.readFileSync(summaryMd, "utf8")
+        assert.include(md, "| broken:never-caches | ⚠️ Conforms except 1 accepted MUST failure |")
+        assert.include(md, "- **XFAIL** `reuse.cached-token` MUST")
         assert.match(expected.stdout, /XFAIL\s+reuse\.cached-token/)
         assert.match(expected.stdout, /PASS\s+request\.accept-json/)
         assert.match(expected.stdout, /Detection: 1\/1 broken modes caught/)

@@ -52,7 +52,7 @@ layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeo
         const clientId = CriteoSimulator.clientId("e2e-basic")
         const { body, status } = yield* getJson("/advertisers/me").pipe(Effect.provide(coreClient(sim, clientId)))
         assert.strictEqual(status, 200)
-        assert.strictEqual(body.data[0].type, "Advertiser")
+        assert.strictEqual(body.data[0].type, "advertiser")
         const tokens = yield* sim.tokenRequests({ clientId })
         assert.strictEqual(tokens.length, 1)
         const api = yield* sim.apiRequests()

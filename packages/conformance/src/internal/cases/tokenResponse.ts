@@ -277,7 +277,7 @@ const tokenResponseCases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
           response: {
             status: 200,
             headers: { "Content-Type": "application/json; charset=utf-8" },
-            jsonBody: { data: [{ id: "12345", type: "Advertiser", attributes: { advertiserName: "Large token" } }] }
+            jsonBody: { data: [{ id: "12345", type: "advertiser", attributes: { advertiserName: "Large token" } }] }
           }
         })
         yield* calls(ctx, "call", 2)

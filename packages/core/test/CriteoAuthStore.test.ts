@@ -241,6 +241,18 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.strictEqual(fake.stats.tokenRequests, 2)
     }))
 
+  it.scoped("a store that hangs counts as failed after storeTimeout: callers are served", () =>
+    Effect.gen(function*() {
+      const hanging: TokenStore.Service = { ...broken, name: "hanging", get: () => Effect.never }
+      const fake = yield* makeFakeCriteo()
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: hanging }).pipe(Effect.provide(fake.layer))
+      const fiber = yield* Effect.fork(auth.token)
+      yield* settle
+      yield* TestClock.adjust(CriteoAuth.defaults.storeTimeout)
+      yield* Fiber.join(fiber)
+      assert.strictEqual(fake.stats.tokenRequests, 1)
+    }))
+
   it.scoped("a store that fails does not fail the callers: they are served, with one warning and a metric", () => {
     const warnings: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {

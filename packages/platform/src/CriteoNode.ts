@@ -17,7 +17,7 @@
  */
 import * as TokenEndpoint from "@criteo-auth/core/TokenEndpoint"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import Undici from "@effect/platform-node/Undici"
+import * as Undici from "@effect/platform-node/Undici"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"

@@ -13,19 +13,26 @@
 import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import type * as CliApp from "@effect/cli/CliApp"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as ConfigError from "effect/ConfigError"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as CriteoConfig from "./CriteoConfig.js"
 import * as Failure from "./internal/cli/failure.js"
+import * as Help from "./internal/cli/help.js"
 import * as Output from "./internal/cli/output.js"
+import * as Progress from "./internal/cli/progress.js"
 import * as Report from "./internal/cli/report.js"
 import * as Request from "./internal/cli/request.js"
 import * as Session from "./internal/cli/session.js"
@@ -145,8 +152,18 @@ const tokenCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Obtain an access token with the configured credentials and print its type, lifetime, expiry instant and " +
-      "fingerprint (never the token itself, unless --raw or --json)."
+    HelpDoc.blocks([
+      HelpDoc.p(
+        "Obtain an access token with the configured credentials and print its type, lifetime, expiry instant and " +
+          "fingerprint (never the token itself, unless --raw or --json)."
+      ),
+      Help.examples([
+        "criteo-auth token",
+        "criteo-auth token --client-id my-app --client-secret-file ~/.criteo/secret",
+        "curl -H \"Authorization: Bearer $(criteo-auth token --raw)\" https://api.criteo.com/2026-07/advertisers/me",
+        "criteo-auth token --refresh-token-file ~/.criteo/refresh-token --json"
+      ])
+    ])
   )
 )
 
@@ -161,39 +178,112 @@ const requestCommand = Command.make(
     method: Request.methodArg,
     path: Request.pathArg,
     data: Options.text("data").pipe(
+      Options.withAlias("d"),
       Options.withDescription("A JSON body: inline, @FILE to read a file, or @- to read standard input."),
+      Options.optional
+    ),
+    header: Options.text("header").pipe(
+      Options.withAlias("H"),
+      Options.withDescription(
+        "An extra request header, 'Name: value'; repeat for several. Authorization is set by criteo-auth."
+      ),
+      Options.repeated
+    ),
+    include: Options.boolean("include").pipe(
+      Options.withAlias("i"),
+      Options.withDescription("Print the status line and the response headers on stdout before the body.")
+    ),
+    output: Options.text("output").pipe(
+      Options.withAlias("o"),
+      Options.withDescription("Write the response body, as received, to FILE instead of stdout."),
+      Options.withPseudoName("FILE"),
       Options.optional
     )
   },
   (args) =>
     Effect.gen(function*() {
       const printer = yield* Output.Printer
+      const tracker = yield* Progress.TrackerTag
       const data = yield* Request.readData(args.data)
       if (Option.isSome(data) && (args.method === "GET" || args.method === "HEAD")) {
         return yield* Failure.usage(`--data cannot be sent with ${args.method}`)
       }
-      const session = yield* Session.connect(args.settings)
-      const request = HttpClientRequest.make(args.method)(args.path).pipe(
+      const headers = yield* Effect.forEach(args.header, (header) => Request.parseHeader(header))
+      let path = args.path
+      const session = yield* Session.connect(args.settings, (options) =>
+        Effect.map(
+          Request.resolveTarget(
+            args.path,
+            options.apiUrl ?? CriteoHttpClient.defaultBaseUrl,
+            options.apiVersion === undefined ? CriteoHttpClient.defaultApiVersion : options.apiVersion
+          ),
+          (target) => {
+            path = target.path
+            return { ...options, apiVersion: target.apiVersion }
+          }
+        ))
+      const apiTimeout = Duration.decode(session.options.apiTimeout ?? CriteoConfig.defaultApiTimeout)
+      const request = HttpClientRequest.make(args.method)(path).pipe(
+        HttpClientRequest.setHeaders(Object.fromEntries(headers)),
         (request) => Option.isSome(data) ? HttpClientRequest.bodyText(request, data.value, "application/json") : request
       )
       const [response, body] = yield* Effect.gen(function*() {
         const client = yield* CriteoHttpClient.CriteoHttpClient
         const response = yield* client.execute(request)
-        const body = yield* response.text
+        // The headers came in time; the body must too: a server that trickles it forever is given up on.
+        const body = yield* response.text.pipe(
+          Effect.timeoutFail({
+            duration: apiTimeout,
+            onTimeout: () =>
+              new Failure.UserError({
+                code: ExitCode.Network,
+                sentence: `The Criteo API answered ${response.request.method} ${response.request.url} with ` +
+                  `${Request.statusLine(response)} but did not send the whole body within ${
+                    Duration.format(apiTimeout)
+                  } (--api-timeout)`
+              })
+          }),
+          Effect.ensuring(Effect.sync(() => tracker.set({ _tag: "Idle" })))
+        )
         const token = yield* Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => auth.token)
         yield* printer.hide(Redacted.value(token.value))
         return [response, body] as const
       }).pipe(Effect.provide(session.layer))
       yield* session.checkRotation
       const ok = response.status < 400
-      if (ok) yield* printer.err(Request.statusLine(response))
-      if (body.length > 0) yield* printer.out(Request.prettyBody(body))
+      if (args.include) yield* printer.out(`${Request.head(response)}\n`)
+      else if (ok) yield* printer.err(Request.statusLine(response))
+      if (Option.isSome(args.output)) {
+        const fs = yield* FileSystem.FileSystem
+        yield* fs.writeFileString(args.output.value, printer.scrub(body)).pipe(
+          Effect.mapError((error) =>
+            new Failure.UserError({
+              code: ExitCode.Configuration,
+              sentence: `Cannot write the body to ${args.output.pipe(Option.getOrElse(() => ""))} (${
+                Failure.describeFileError(error)
+              })`
+            })
+          )
+        )
+      } else if (body.length > 0) {
+        yield* printer.out(args.include ? body : Request.prettyBody(body))
+      }
       if (!ok) return yield* Effect.flatMap(Request.statusFailure(response, body), Effect.fail)
     })
 ).pipe(
   Command.withDescription(
-    "Make an authenticated call to the Criteo API: the bearer token is obtained and renewed on a 401 as needed. " +
-      "The status goes to stderr and the pretty-printed JSON body to stdout."
+    HelpDoc.blocks([
+      HelpDoc.p(
+        "Make an authenticated call to the Criteo API: the bearer token is obtained and renewed on a 401 as " +
+          "needed. The status goes to stderr and the pretty-printed JSON body to stdout."
+      ),
+      Help.examples([
+        "criteo-auth request GET /advertisers/me",
+        "criteo-auth request GET https://api.criteo.com/2026-07/advertisers/me",
+        "criteo-auth request POST /marketing-solutions/reports -d @report.json -o report.json",
+        "criteo-auth request GET /advertisers/me -i -H 'Accept-Language: fr'"
+      ])
+    ])
   )
 )
 
@@ -208,8 +298,22 @@ const rootCommand = Command.make(
     Failure.usage("Missing command: use criteo-auth token or criteo-auth request METHOD PATH (see criteo-auth --help)")
 ).pipe(
   Command.withDescription(
-    "Obtain Criteo API access tokens and make authenticated calls. Settings come from the CRITEO_* environment " +
-      "variables; flags override them."
+    HelpDoc.blocks([
+      HelpDoc.p(
+        "Obtain Criteo API access tokens and make authenticated calls. Settings come from the CRITEO_* environment " +
+          "variables; flags override them (see criteo-auth token --help). While the tool waits for more than a " +
+          "second, a progress line on stderr says for what."
+      ),
+      HelpDoc.p(
+        "Global flags: -h, --help (this text, or a command's); --version; --log-level LEVEL (debug, info, warning, " +
+          "error, none: log lines on stderr, never a secret); --completions bash|zsh|fish (a completion script)."
+      ),
+      Help.examples([
+        "criteo-auth token",
+        "criteo-auth request GET /advertisers/me",
+        "CRITEO_TOKEN_URL=http://127.0.0.1:8080/oauth2/token CRITEO_API_URL=http://127.0.0.1:8080 criteo-auth token"
+      ])
+    ])
   ),
   Command.withSubcommands([tokenCommand, requestCommand])
 )
@@ -230,6 +334,24 @@ export const describeConfigError: (error: ConfigError.ConfigError) => string = R
  */
 export const command = rootCommand
 
+const vocabulary: Help.Vocabulary = {
+  program: "criteo-auth",
+  commands: ["token", "request"],
+  flags: [
+    ...Object.values(Settings.settings).map((setting) => `--${setting.flag}`),
+    "--raw",
+    "--json",
+    "--data",
+    "--header",
+    "--include",
+    "--output",
+    "--help",
+    "--version",
+    "--log-level",
+    "--completions"
+  ]
+}
+
 /**
  * Runs the tool on `argv` (`process.argv`: the runtime and script first) and returns the exit code.
  * Never fails: every failure has been printed as one sentence on stderr by then. Logs go to stderr
@@ -240,14 +362,32 @@ export const command = rootCommand
  */
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode, never, CliApp.CliApp.Environment> =>
   Effect.gen(function*() {
+    const console = yield* Effect.console
     const scrubber = Output.makeScrubber()
-    const printer = Output.makePrinter(scrubber)
+    const printer = Output.makePrinter(scrubber, console)
+    if (argv.slice(2).includes("--wizard")) {
+      // @effect/cli's interactive wizard: not offered (it cannot take a secret safely, and scripts hang on it).
+      yield* printer.err("criteo-auth: unknown flag --wizard (see criteo-auth --help)")
+      return ExitCode.Usage
+    }
+    const tracker = new Progress.Tracker()
     const cli = Command.run(rootCommand, { name: "criteo-auth", version: yield* Version.version })
-    return yield* cli(argv).pipe(
-      Effect.as<ExitCode>(ExitCode.Success),
-      Effect.provideService(Output.Printer, printer),
-      Effect.catchAllCause((cause) => Report.report(printer, cause)),
-      Effect.provide(Output.loggerLayer(scrubber)),
-      Logger.withMinimumLogLevel(LogLevel.Warning)
+    const [exit, summary] = yield* Progress.around(
+      cli(argv).pipe(
+        Effect.provideService(Output.Printer, printer),
+        Effect.provideService(Progress.TrackerTag, tracker),
+        Effect.withConsole(Help.parserConsole(console, vocabulary, Help.wantsColor(), argv.slice(2))),
+        Effect.provideService(CliConfig.CliConfig, Help.cliConfig),
+        Effect.provide(Output.loggerLayer(scrubber, console)),
+        Logger.withMinimumLogLevel(LogLevel.Warning)
+      ),
+      tracker,
+      Progress.nodeDisplay(),
+      scrubber
     )
+    if (Exit.isSuccess(exit)) {
+      if (summary !== undefined) yield* printer.err(`criteo-auth: done: ${summary}.`)
+      return ExitCode.Success
+    }
+    return yield* Report.report(printer, exit.cause, summary)
   })

@@ -30,13 +30,15 @@ const collect = (stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>)
 export const run = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
-  options: { readonly stdin?: string; readonly script?: string } = {}
+  options: { readonly stdin?: string; readonly script?: string; readonly executable?: string } = {}
 ): Effect.Effect<Result, PlatformError.PlatformError, CommandExecutor.CommandExecutor> =>
   Effect.scoped(
     Effect.gen(function*() {
-      let command = Command.make(process.execPath, options.script ?? bin, ...args).pipe(
-        Command.env({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, { extendEnv: false })
-      )
+      let command = (options.executable !== undefined
+        ? Command.make(options.executable, ...args)
+        : Command.make(process.execPath, options.script ?? bin, ...args)).pipe(
+          Command.env({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, { extendEnv: false })
+        )
       if (options.stdin !== undefined) command = Command.feed(command, options.stdin)
       const process_ = yield* Command.start(command)
       const [stdout, stderr, code] = yield* Effect.all(
@@ -52,3 +54,20 @@ const ANSI = /\u001b\[[0-9;]*m/g
 
 /** The text without terminal colours. */
 export const plain = (text: string) => text.replace(ANSI, "")
+
+/** Standard error without the progress lines the tool prints while it waits for more than a second. */
+export const withoutProgress = (stderr: string) =>
+  stderr.split("\n").filter((line) => !/^criteo-auth: (waiting for |done: )/.test(line)).join("\n")
+
+/**
+ * Runs `node dist/bin.js ARGS` in a pseudo-terminal (util-linux `script`), with `env` (plus PATH and
+ * TERM): what a person at a terminal sees, stdout and stderr mixed, as the terminal receives them.
+ */
+export const runInTerminal = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {}
+): Effect.Effect<Result, PlatformError.PlatformError, CommandExecutor.CommandExecutor> => {
+  const quote = (word: string) => `'${word.replace(/'/g, "'\\''")}'`
+  const line = [process.execPath, bin, ...args].map(quote).join(" ")
+  return run(["-qefc", line, "/dev/null"], { TERM: "xterm", COLUMNS: "200", ...env }, { executable: "script" })
+}

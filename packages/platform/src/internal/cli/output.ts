@@ -1,5 +1,5 @@
 import * as Redaction from "@criteo-auth/core/Redaction"
-import * as Console from "effect/Console"
+import type * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
@@ -18,6 +18,8 @@ export interface Printer {
   readonly reveal: (text: string) => Effect.Effect<void>
   /** Adds a value to scrub from all later output. */
   readonly hide: (value: string) => Effect.Effect<void>
+  /** The text with the known secrets replaced by `<redacted>` (for what is written to files). */
+  readonly scrub: (text: string) => string
 }
 
 /** @internal */
@@ -41,12 +43,18 @@ export const makeScrubber = (): Scrubber => {
   }
 }
 
-/** @internal */
-export const makePrinter = (scrubber: Scrubber): Printer => ({
-  out: (text) => Effect.suspend(() => Console.log(scrubber.scrub(text))),
-  err: (text) => Effect.suspend(() => Console.error(scrubber.scrub(text))),
-  reveal: (text) => Console.log(text),
-  hide: (value) => Effect.sync(() => scrubber.add(value))
+/**
+ * The printer over `console`: the console of the process, captured before the parser's own console
+ * (see `help.ts`) is installed.
+ *
+ * @internal
+ */
+export const makePrinter = (scrubber: Scrubber, console: Console.Console): Printer => ({
+  out: (text) => Effect.sync(() => console.unsafe.log(scrubber.scrub(text))),
+  err: (text) => Effect.sync(() => console.unsafe.error(scrubber.scrub(text))),
+  reveal: (text) => Effect.sync(() => console.unsafe.log(text)),
+  hide: (value) => Effect.sync(() => scrubber.add(value)),
+  scrub: (text) => scrubber.scrub(text)
 })
 
 /**
@@ -55,5 +63,8 @@ export const makePrinter = (scrubber: Scrubber): Printer => ({
  *
  * @internal
  */
-export const loggerLayer = (scrubber: Scrubber) =>
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.map(Logger.logfmtLogger, scrubber.scrub)))
+export const loggerLayer = (scrubber: Scrubber, console: Console.Console) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.map(Logger.logfmtLogger, (line) => console.unsafe.error(scrubber.scrub(line)))
+  )

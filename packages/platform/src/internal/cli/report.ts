@@ -104,18 +104,24 @@ const classify = (error: unknown): readonly [ExitCode, string] => {
 }
 
 /**
- * Prints what went wrong as one sentence on stderr and returns the exit code.
+ * Prints what went wrong as one sentence on stderr and returns the exit code; `summary` (the attempts
+ * and the time they took) is added when the progress display was shown.
  *
  * @internal
  */
-export const report = (printer: Printer, cause: Cause.Cause<unknown>): Effect.Effect<ExitCode> => {
+export const report = (
+  printer: Printer,
+  cause: Cause.Cause<unknown>,
+  summary: string | undefined
+): Effect.Effect<ExitCode> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.succeed(ExitCode.Interrupted)
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     // @effect/cli has already printed what was wrong with the command line, with the usage.
     if (ValidationError.isValidationError(failure.value)) return Effect.succeed(ExitCode.Usage)
     const [code, sentence] = classify(failure.value)
-    return Effect.as(printer.err(`criteo-auth: ${stripPeriod(sentence)}.`), code)
+    const after = summary === undefined ? "" : ` (${summary})`
+    return Effect.as(printer.err(`criteo-auth: ${stripPeriod(sentence)}${after}.`), code)
   }
   return Effect.as(
     printer.err(`criteo-auth: unexpected error (please report it): ${Cause.pretty(cause)}`),

@@ -32,15 +32,78 @@ export const methodArg = Args.text({ name: "METHOD" }).pipe(
 /** @internal */
 export const pathArg = Args.text({ name: "PATH" }).pipe(
   Args.withDescription(
-    "The path under the API version, e.g. /advertisers/me (a query string may follow). The host and the " +
-      "version come from --api-url and --api-version."
-  ),
-  Args.mapEffect((input) =>
-    /^[a-z][a-z0-9+.-]*:/i.test(input)
-      ? Effect.fail(HelpDoc.p(`PATH must be a path such as /advertisers/me, not a URL: the host comes from --api-url`))
-      : Effect.succeed(input.startsWith("/") ? input : `/${input}`)
+    "The API path, e.g. /advertisers/me (a query string may follow). A leading API version, as in Criteo's " +
+      "docs (/2026-07/advertisers/me), is understood; so is a full URL on the configured API host " +
+      "(https://api.criteo.com/2026-07/advertisers/me). The host comes from --api-url, the default version from " +
+      "--api-version."
   )
 )
+
+const API_VERSION_SEGMENT = /^\/(\d{4}-(?:0[1-9]|1[0-2])|preview)(?=\/|\?|$)/
+
+/**
+ * Where the call goes: the path under the version, and the version.
+ *
+ * @internal
+ */
+export interface Target {
+  readonly path: string
+  readonly apiVersion: string | null
+}
+
+/**
+ * Forgives the forms people paste: a full URL on the configured API host is cut down to its path (any
+ * other host, or scheme, is refused: the bearer token goes to the API host only), and a leading version
+ * segment (`/2026-07/...`) becomes the version of the call instead of being doubled.
+ *
+ * @internal
+ */
+export const resolveTarget = (
+  input: string,
+  apiUrl: string,
+  apiVersion: string | null
+): Either.Either<Target, UserError> => {
+  let path = input
+  if (/^[a-z][a-z0-9+.-]*:/i.test(input)) {
+    const api = new URL(apiUrl)
+    if (!URL.canParse(input)) return Either.left(usage(`PATH ${JSON.stringify(input.slice(0, 80))} is not a valid URL`))
+    const url = new URL(input)
+    if (url.protocol !== api.protocol || url.host !== api.host) {
+      return Either.left(usage(
+        `PATH ${url.protocol}//${url.host}/... is not on the configured API host ${api.protocol}//${api.host}: ` +
+          "criteo-auth sends the token to that host only. Pass a path such as /advertisers/me, or set --api-url"
+      ))
+    }
+    if (url.username !== "" || url.password !== "") {
+      return Either.left(usage("PATH must not carry user info (user:password@)"))
+    }
+    const base = api.pathname.replace(/\/+$/, "")
+    path = `${url.pathname.startsWith(`${base}/`) ? url.pathname.slice(base.length) : url.pathname}${url.search}`
+  }
+  if (!path.startsWith("/")) path = `/${path}`
+  if (apiVersion === null) return Either.right({ path, apiVersion })
+  const version = API_VERSION_SEGMENT.exec(path)
+  if (version === null) return Either.right({ path, apiVersion })
+  const rest = path.slice(version[0].length)
+  return Either.right({ path: rest.startsWith("/") ? rest : `/${rest}`, apiVersion: version[1] })
+}
+
+/**
+ * A `-H 'Name: value'` header. `Authorization` is refused: the tool sets it.
+ *
+ * @internal
+ */
+export const parseHeader = (input: string): Either.Either<readonly [string, string], UserError> => {
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$/.exec(input)
+  if (match === null) {
+    return Either.left(usage(`-H ${JSON.stringify(input.slice(0, 80))} is not a header: write -H 'Name: value'`))
+  }
+  if (/[\r\n\0]/.test(match[2])) return Either.left(usage(`-H ${match[1]}: the value contains a line break`))
+  if (match[1].toLowerCase() === "authorization") {
+    return Either.left(usage("-H Authorization: criteo-auth sets the Authorization header itself"))
+  }
+  return Either.right([match[1], match[2].trim()] as const)
+}
 
 /**
  * The JSON body of `--data`: inline, `@FILE` or `@-` (standard input), checked and compacted.
@@ -74,6 +137,14 @@ const reasonPhrase = (status: number) => Http.STATUS_CODES[status] ?? ""
 /** @internal */
 export const statusLine = (response: HttpClientResponse.HttpClientResponse) =>
   `HTTP ${response.status} ${reasonPhrase(response.status)}`.trim()
+
+/**
+ * The status line and the headers, as `-i` prints them (like curl).
+ *
+ * @internal
+ */
+export const head = (response: HttpClientResponse.HttpClientResponse): string =>
+  [statusLine(response), ...Object.entries(response.headers).map(([name, value]) => `${name}: ${value}`)].join("\n")
 
 const CriteoErrors = Schema.Struct({
   errors: Schema.NonEmptyArray(Schema.Struct({

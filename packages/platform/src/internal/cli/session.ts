@@ -1,18 +1,23 @@
 import * as AccessToken from "@criteo-auth/core/AccessToken"
+import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as Grant from "@criteo-auth/core/Grant"
+import * as TokenEndpoint from "@criteo-auth/core/TokenEndpoint"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Path from "@effect/platform/Path"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import type * as CriteoConfig from "../../CriteoConfig.js"
-import type * as CriteoLayer from "../../CriteoLayer.js"
-import * as CriteoNode from "../../CriteoNode.js"
+import * as CriteoConfig from "../../CriteoConfig.js"
+import * as CriteoLayer from "../../CriteoLayer.js"
 import { describeFileError, ExitCode, UserError } from "./failure.js"
 import { Printer } from "./output.js"
+import * as Progress from "./progress.js"
 import * as Settings from "./settings.js"
 
 /**
@@ -50,16 +55,39 @@ const writeSecretFile = (fs: FileSystem.FileSystem, path: Path.Path, file: strin
   })
 
 /**
- * Reads the settings (flags over the environment) and prepares the client.
+ * The HTTP client of the session: undici, as `CriteoNode`, observed for the progress display.
+ */
+const httpClient = (tracker: Progress.Tracker) =>
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => Progress.observe(client, tracker)))
+    .pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+const millis = (duration: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
+  Duration.toMillis(duration ?? fallback)
+
+/**
+ * Reads the settings (flags over the environment) and prepares the client; `adjust` may change the
+ * options first (the API version a pasted path names).
  *
  * @internal
  */
-export const connect = (values: Settings.Values) =>
+export const connect = (
+  values: Settings.Values,
+  adjust: (options: CriteoConfig.Options) => Effect.Effect<CriteoConfig.Options, UserError> = Effect.succeed
+) =>
   Effect.gen(function*() {
     const printer = yield* Printer
+    const tracker = yield* Progress.TrackerTag
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const options = yield* Settings.load(values)
+    const options = yield* Effect.flatMap(Settings.load(values), adjust)
+    tracker.limits = {
+      tokenUrl: options.tokenUrl ?? TokenEndpoint.defaultTokenUrl,
+      tokenTimeoutMillis: millis(options.timeout, TokenEndpoint.defaultTimeout),
+      apiTimeoutMillis: millis(options.apiTimeout, CriteoConfig.defaultApiTimeout),
+      tokenAttempts: options.retry?.maxAttempts ?? CriteoAuth.defaults.maxAttempts,
+      // CriteoHttpClient makes 3 attempts by default (it exports no constant for it).
+      apiAttempts: options.apiRetry?.maxAttempts ?? 3
+    }
     yield* Effect.forEach(Grant.secrets(options.grant), (secret) => printer.hide(Redacted.value(secret)))
     const rotation = yield* Ref.make(Option.none<Rotation>())
     const keepsRefreshTokens = options.grant._tag !== "ClientCredentials"
@@ -118,7 +146,7 @@ export const connect = (values: Settings.Values) =>
 
     return {
       options,
-      layer: CriteoNode.layer({ ...options, onRefreshToken }),
+      layer: CriteoLayer.layer({ ...options, onRefreshToken }).pipe(Layer.provide(httpClient(tracker))),
       checkRotation
     } satisfies Session
   })

@@ -19,7 +19,8 @@ const v = CriteoConfig.variables
 
 /**
  * How a flag turns into the value of its variable:
- * - `text`: the flag's value;
+ * - `text`: the flag's value (a URL, a duration, ...: `CriteoConfig.config` checks it like the variable);
+ * - `integer`: a whole number (checked by the parser: a malformed flag must not fall back to the variable);
  * - `choice`: one of `choices`;
  * - `switch`: a boolean flag, `"true"` when present, the variable's value otherwise;
  * - `file`: the contents of the named file, trimmed (secrets are never taken as flags: flags are
@@ -28,7 +29,7 @@ const v = CriteoConfig.variables
  *
  * @internal
  */
-export type Kind = "text" | "choice" | "switch" | "file" | "optional-file"
+export type Kind = "text" | "integer" | "choice" | "switch" | "file" | "optional-file"
 
 /** @internal */
 export interface Setting {
@@ -36,6 +37,8 @@ export interface Setting {
   readonly flag: string
   readonly kind: Kind
   readonly choices?: ReadonlyArray<string>
+  /** The name of the value in the help (`--token-url URL`). */
+  readonly placeholder?: string
   /** For files: what the file holds, for messages. */
   readonly holds?: string
   readonly description: string
@@ -50,12 +53,14 @@ export const settings = {
   clientId: {
     variable: v.clientId,
     flag: "client-id",
+    placeholder: "ID",
     kind: "text",
     description: `The OAuth client id (overrides ${v.clientId}).`
   },
   clientSecret: {
     variable: v.clientSecret,
     flag: "client-secret-file",
+    placeholder: "FILE",
     kind: "file",
     holds: "client secret",
     description: `A file holding the client secret (overrides ${v.clientSecret}). The secret is never taken as a ` +
@@ -72,6 +77,7 @@ export const settings = {
   authorizationCode: {
     variable: v.authorizationCode,
     flag: "authorization-code",
+    placeholder: "CODE",
     kind: "text",
     description: "The code of the consent redirect, for the authorization_code grant (overrides " +
       `${v.authorizationCode}). A code works once; keep the refresh token it yields with --refresh-token-file.`
@@ -79,12 +85,14 @@ export const settings = {
   redirectUri: {
     variable: v.redirectUri,
     flag: "redirect-uri",
+    placeholder: "URI",
     kind: "text",
     description: `The redirect URI of the consent request (overrides ${v.redirectUri}).`
   },
   refreshToken: {
     variable: v.refreshToken,
     flag: "refresh-token-file",
+    placeholder: "FILE",
     kind: "optional-file",
     holds: "refresh token",
     description: `A file holding the refresh token (overrides ${v.refreshToken}). Criteo rotates refresh tokens: ` +
@@ -94,21 +102,55 @@ export const settings = {
   tokenUrl: {
     variable: v.tokenUrl,
     flag: "token-url",
+    placeholder: "URL",
     kind: "text",
     description: `The token endpoint (overrides ${v.tokenUrl}).`
   },
   apiUrl: {
     variable: v.apiUrl,
     flag: "api-url",
+    placeholder: "URL",
     kind: "text",
     description: `The API host (overrides ${v.apiUrl}).`
   },
   apiVersion: {
     variable: v.apiVersion,
     flag: "api-version",
+    placeholder: "VERSION",
     kind: "text",
     description: `The API version, YYYY-MM, preview or none (overrides ${v.apiVersion}; default ` +
       `${CriteoHttpClient.defaultApiVersion}).`
+  },
+  tokenTimeout: {
+    variable: v.tokenTimeout,
+    flag: "token-timeout",
+    placeholder: "DURATION",
+    kind: "text",
+    description: `How long one token request may take, e.g. 10s or 1m (overrides ${v.tokenTimeout}; default 10s).`
+  },
+  apiTimeout: {
+    variable: v.apiTimeout,
+    flag: "api-timeout",
+    placeholder: "DURATION",
+    kind: "text",
+    description: "How long one API attempt may wait for the answer, and then for its whole body, e.g. 30s (overrides " +
+      `${v.apiTimeout}; default 60s).`
+  },
+  maxAttempts: {
+    variable: v.maxAttempts,
+    flag: "max-attempts",
+    placeholder: "N",
+    kind: "integer",
+    description: "Attempts per token request and per API call, 1 to 10, when the server fails (5xx, 429) or the " +
+      `network does (overrides ${v.maxAttempts}; default 4 for tokens, 3 for API calls).`
+  },
+  maxRateLimitWait: {
+    variable: v.maxRateLimitWait,
+    flag: "max-rate-limit-wait",
+    placeholder: "DURATION",
+    kind: "text",
+    description: "The longest wait a 429 answer may impose before the next attempt; a longer demand fails at once " +
+      `(overrides ${v.maxRateLimitWait}; default 60s).`
   },
   allowInsecureHttp: {
     variable: v.allowInsecureHttp,
@@ -131,9 +173,18 @@ export type Key = keyof typeof settings
 export type Values = { readonly [K in Key]: Option.Option<string> }
 
 const optionOf = (setting: Setting): Options.Options<Option.Option<string>> => {
+  const named = <A>(options: Options.Options<A>) =>
+    setting.placeholder === undefined ? options : Options.withPseudoName(options, setting.placeholder)
   switch (setting.kind) {
     case "text":
-      return Options.text(setting.flag).pipe(Options.withDescription(setting.description), Options.optional)
+      return Options.text(setting.flag).pipe(named, Options.withDescription(setting.description), Options.optional)
+    case "integer":
+      return Options.integer(setting.flag).pipe(
+        named,
+        Options.withDescription(setting.description),
+        Options.map(String),
+        Options.optional
+      )
     case "choice":
       return Options.choice(setting.flag, setting.choices ?? []).pipe(
         Options.withDescription(setting.description),
@@ -146,7 +197,7 @@ const optionOf = (setting: Setting): Options.Options<Option.Option<string>> => {
       )
     case "file":
     case "optional-file":
-      return Options.file(setting.flag).pipe(Options.withDescription(setting.description), Options.optional)
+      return Options.file(setting.flag).pipe(named, Options.withDescription(setting.description), Options.optional)
   }
 }
 
@@ -192,6 +243,7 @@ const valueOf = (fs: FileSystem.FileSystem, setting: Setting, flag: Option.Optio
     const what = setting.holds ?? setting.flag
     switch (setting.kind) {
       case "text":
+      case "integer":
       case "choice":
       case "switch":
         return flag

@@ -132,6 +132,20 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         }))
     })
 
+    describe("secrets", () => {
+      it.effect("a 403 echoing the bearer token: the token is scrubbed from the message", () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeCriteo.FakeCriteo
+          const client = yield* fake.register()
+          const result = yield* Cli.run(["request", "GET", "/forbidden-echo"], envFor(fake, client))
+          assert.strictEqual(result.code, ExitCode.Forbidden, result.stderr)
+          const [issued] = yield* fake.issued(client.clientId)
+          assert.notInclude(result.stderr, issued.accessToken)
+          assert.notInclude(result.stdout, issued.accessToken)
+          assert.notInclude(result.stderr, encodeURIComponent(issued.accessToken))
+        }))
+    })
+
     describe("curl-like flags", () => {
       it.effect("-H sends headers, -i prints status and headers, -o writes the body to a file", () =>
         Effect.gen(function*() {

@@ -262,6 +262,14 @@ const make = Effect.gen(function*() {
         return apiError(404, "not-found", "The resource does not exist")
       case "/redirect":
         return { status: 307, headers: { location: `${url}/redirected` } }
+      case "/forbidden-echo":
+        // A hostile or buggy API: a 403 whose error code and title echo the bearer token.
+        return {
+          status: 403,
+          body: {
+            errors: [{ code: request.headers.authorization ?? "", title: `Refused: ${request.headers.authorization}` }]
+          }
+        }
       case "/echo-authorization":
         return { status: 200, body: { authorization: request.headers.authorization ?? null } }
       case "/text":

@@ -97,13 +97,21 @@ const demandedWait = (response: HttpClientResponse.HttpClientResponse, now: numb
 }
 
 /**
- * The HTTP client of the session, reporting each attempt and its outcome to `tracker`.
+ * The HTTP client of the session, reporting each attempt and its outcome to `tracker`, and each bearer
+ * token it sends to `hide` (the printer's scrubber).
  *
  * @internal
  */
-export const observe = (client: HttpClient.HttpClient, tracker: Tracker): HttpClient.HttpClient =>
+export const observe = (
+  client: HttpClient.HttpClient,
+  tracker: Tracker,
+  hide: (secret: string) => Effect.Effect<void>
+): HttpClient.HttpClient =>
   HttpClient.transform(client, (effect, request) =>
     Effect.gen(function*() {
+      // Every bearer token sent is scrubbed from all output from now on, whatever the answer echoes.
+      const bearer = /^Bearer (.+)$/i.exec(request.headers["authorization"] ?? "")?.[1]
+      if (bearer !== undefined) yield* hide(bearer)
       const limits = tracker.limits
       const kind: Kind = limits !== undefined && request.url.startsWith(limits.tokenUrl) ? "token" : "api"
       const target = kind === "token"

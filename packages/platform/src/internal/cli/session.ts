@@ -55,11 +55,14 @@ const writeSecretFile = (fs: FileSystem.FileSystem, path: Path.Path, file: strin
   })
 
 /**
- * The HTTP client of the session: undici, as `CriteoNode`, observed for the progress display.
+ * The HTTP client of the session: undici, as `CriteoNode`, observed for the progress display and for
+ * the bearer tokens it sends (scrubbed from all output).
  */
-const httpClient = (tracker: Progress.Tracker) =>
-  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => Progress.observe(client, tracker)))
-    .pipe(Layer.provide(NodeHttpClient.layerUndici))
+const httpClient = (tracker: Progress.Tracker, printer: Printer) =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (client) => Progress.observe(client, tracker, printer.hide))
+  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 const millis = (duration: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   Duration.toMillis(duration ?? fallback)
@@ -146,7 +149,7 @@ export const connect = (
 
     return {
       options,
-      layer: CriteoLayer.layer({ ...options, onRefreshToken }).pipe(Layer.provide(httpClient(tracker))),
+      layer: CriteoLayer.layer({ ...options, onRefreshToken }).pipe(Layer.provide(httpClient(tracker, printer))),
       checkRotation
     } satisfies Session
   })

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
@@ -50,6 +51,57 @@ const tricklingServer = Effect.acquireRelease(
       const address = server.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
       resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, server }))
+    })
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+/**
+ * A forward proxy on loopback: CONNECT tunnels and absolute-form requests, each logged as its request
+ * line only (what a proxy operator would see in an access log).
+ */
+const forwardProxy = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly log: Array<string>; readonly server: http.Server }>((resume) => {
+    const log: Array<string> = []
+    const server = http.createServer((request, response) => {
+      log.push(`${request.method} ${request.url}`)
+      const target = new URL(request.url ?? "")
+      const upstream = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: `${target.pathname}${target.search}`,
+          method: request.method,
+          headers: request.headers
+        },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(response)
+        }
+      )
+      upstream.on("error", () => response.destroy())
+      request.pipe(upstream)
+    })
+    server.on("connect", (request, socket, head) => {
+      log.push(`CONNECT ${request.url}`)
+      const [host, port] = (request.url ?? "").split(":")
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+        upstream.write(head)
+        upstream.pipe(socket)
+        socket.pipe(upstream)
+      })
+      upstream.on("error", () => socket.destroy())
+      socket.on("error", () => upstream.destroy())
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, log, server }))
     })
   }),
   ({ server }) =>
@@ -143,6 +195,33 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
           assert.notInclude(result.stderr, issued.accessToken)
           assert.notInclude(result.stdout, issued.accessToken)
           assert.notInclude(result.stderr, encodeURIComponent(issued.accessToken))
+        }))
+    })
+
+    describe("proxies", () => {
+      it.scoped("HTTP_PROXY carries the token request and the API call; NO_PROXY bypasses it; no secret in its log", () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeCriteo.FakeCriteo
+          const client = yield* fake.register()
+          const proxy = yield* forwardProxy
+          const target = fake.url.replace("http://", "")
+          const through = yield* Cli.run(
+            ["request", "GET", "/advertisers/me"],
+            envFor(fake, client, { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url })
+          )
+          assert.strictEqual(through.code, 0, through.stderr)
+          const seen = proxy.log.join("\n")
+          assert.include(seen, target, "the proxy saw the calls")
+          assert.isAtLeast(proxy.log.length, 1)
+          const [issued] = yield* fake.issued(client.clientId)
+          for (const secret of [client.clientSecret, issued.accessToken]) assert.notInclude(seen, secret)
+          proxy.log.length = 0
+          const bypassed = yield* Cli.run(
+            ["request", "GET", "/advertisers/me"],
+            envFor(fake, client, { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" })
+          )
+          assert.strictEqual(bypassed.code, 0, bypassed.stderr)
+          assert.deepStrictEqual(proxy.log, [], "NO_PROXY bypasses the proxy")
         }))
     })
 

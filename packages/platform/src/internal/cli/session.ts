@@ -14,7 +14,9 @@ import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as CriteoConfig from "../../CriteoConfig.js"
-import * as CriteoLayer from "../../CriteoLayer.js"
+import type * as CriteoLayer from "../../CriteoLayer.js"
+import * as CriteoNode from "../../CriteoNode.js"
+import * as Layers from "../layers.js"
 import { describeFileError, ExitCode, UserError } from "./failure.js"
 import { Printer } from "./output.js"
 import * as Progress from "./progress.js"
@@ -55,14 +57,18 @@ const writeSecretFile = (fs: FileSystem.FileSystem, path: Path.Path, file: strin
   })
 
 /**
- * The HTTP client of the session: undici, as `CriteoNode`, observed for the progress display and for
- * the bearer tokens it sends (scrubbed from all output).
+ * The HTTP client of the session: `CriteoNode`'s (undici, its dispatcher bounding API attempts in the
+ * transport, through `HTTPS_PROXY`/`HTTP_PROXY` unless `NO_PROXY` says otherwise), observed for the
+ * progress display and for the bearer tokens it sends (scrubbed from all output).
  */
-const httpClient = (tracker: Progress.Tracker, printer: Printer) =>
+const httpClient = (options: CriteoConfig.Options, tracker: Progress.Tracker, printer: Printer) =>
   Layer.effect(
     HttpClient.HttpClient,
     Effect.map(HttpClient.HttpClient, (client) => Progress.observe(client, tracker, printer.hide))
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  ).pipe(
+    Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
+    Layer.provide(CriteoNode.layerDispatcher(options))
+  )
 
 const millis = (duration: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   Duration.toMillis(duration ?? fallback)
@@ -149,7 +155,9 @@ export const connect = (
 
     return {
       options,
-      layer: CriteoLayer.layer({ ...options, onRefreshToken }).pipe(Layer.provide(httpClient(tracker, printer))),
+      layer: Layers.fromOptions((options) =>
+        Layers.services(options, "transport").pipe(Layer.provide(httpClient(options, tracker, printer)))
+      )({ ...options, onRefreshToken }),
       checkRotation
     } satisfies Session
   })

@@ -312,6 +312,38 @@ export class ForbiddenError extends Schema.TaggedError<ForbiddenError>(
 }
 
 /**
+ * The API answered 410 Gone: Criteo decommissions an API version twelve months after its release,
+ * and answers 410 to every call of it afterwards. Move to a supported version (`apiVersion`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ApiVersionDecommissionedError extends Schema.TaggedError<ApiVersionDecommissionedError>(
+  "@criteo-auth/core/ApiVersionDecommissionedError"
+)("ApiVersionDecommissionedError", {
+  ...ApiFields,
+  /** The API version of the refused request (`2025-01`), when its path names one. */
+  version: Schema.optional(Schema.String),
+  /** The stable version this release of criteo-auth targets, when it differs from `version`. */
+  currentVersion: Schema.optional(Schema.String)
+}) {
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.2.0
+   */
+  get message(): string {
+    return `Criteo answered 410 Gone to ${this.method} ${this.url}: API version ${
+      this.version ?? "(none in the path)"
+    } was decommissioned${
+      this.currentVersion === undefined ? "" : `; the current version is ${this.currentVersion}`
+    } (set apiVersion / CRITEO_API_VERSION)`
+  }
+}
+
+/**
  * A token URL or API base URL that core refuses to send credentials to (see `CriteoUrl` for the
  * rules): not an absolute URL, a scheme other than `https:` (or `http:` to the local machine without
  * `allowInsecureHttp`), user info, a query or a fragment. Raised when a layer is built, never by a
@@ -414,7 +446,7 @@ export type TokenError =
  * @since 0.1.0
  * @category errors
  */
-export type CriteoAuthError = TokenError | UnauthorizedError | ForbiddenError
+export type CriteoAuthError = TokenError | UnauthorizedError | ForbiddenError | ApiVersionDecommissionedError
 
 /**
  * @since 0.1.0

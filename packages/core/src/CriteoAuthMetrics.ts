@@ -67,3 +67,29 @@ export const storeDegraded: Metric.Metric.Counter<number> = Metric.counter("crit
   description: "Token-store operations that failed, after which the provider carried on without the store",
   incremental: true
 })
+
+/**
+ * API responses that announced the deprecation of their API version (`Deprecation` or `Sunset`
+ * header), tagged `version`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const deprecatedResponses: Metric.Metric.Counter<number> = Metric.counter(
+  "criteo_auth_api_deprecated_responses_total",
+  {
+    description: "API responses whose Deprecation or Sunset header announces the end of their API version",
+    incremental: true
+  }
+)
+
+/**
+ * API retries (5xx, 429, network failures), tagged `reason`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const apiRetries: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_api_retries_total", {
+  description: "API requests sent again after a 5xx, a 429 or a network failure, by reason",
+  incremental: true
+})

@@ -203,6 +203,12 @@ const errorWithoutCredentials = <E>(error: E, request: HttpClientRequest.HttpCli
   return rebuilt as E
 }
 
+/** The API version a request's path starts with (`/2026-07/...`, `/preview/...`), if any. */
+const versionOf = (url: string): string | undefined => {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/]*\/(\d{4}-\d{2}|preview)(?:\/|$)/i.exec(url)
+  return match === null ? undefined : match[1]
+}
+
 /**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
  * 401 or 403) is a chain of two steps; the 401 replay and the 403 summary are separate functions.
@@ -254,8 +260,49 @@ const authenticated = <E, R>(
         return yield* unauthorized(request, second)
       }
       if (second.status === 403) return yield* forbidden(request, second)
+      if (second.status === 410) return yield* gone(request, second)
       return second
     })
+
+  const gone = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
+    Effect.flatMap(summarize(request, response), (summary) => {
+      const version = versionOf(request.url)
+      return new CriteoAuthError.ApiVersionDecommissionedError({
+        ...summary,
+        ...(version === undefined ? {} : { version }),
+        ...(version === defaultApiVersion ? {} : { currentVersion: defaultApiVersion })
+      })
+    })
+
+  /** API versions whose deprecation was already logged: once per version and client. */
+  const announced = new Set<string>()
+  const deprecated = (
+    request: HttpClientRequest.HttpClientRequest,
+    response: HttpClientResponse.HttpClientResponse
+  ) => {
+    const version = versionOf(request.url) ?? "unversioned"
+    const count = Metric.increment(Metric.tagged(CriteoAuthMetrics.deprecatedResponses, "version", version))
+    if (announced.has(version)) return Effect.as(count, response)
+    announced.add(version)
+    const sunset = response.headers["sunset"]
+    const deprecation = response.headers["deprecation"]
+    return count.pipe(
+      Effect.zipRight(
+        Effect.logWarning(
+          `Criteo API version ${version} is deprecated${
+            sunset === undefined ? "" : ` and will be decommissioned on ${sunset} (410 Gone afterwards)`
+          }: move to a newer apiVersion (this release of criteo-auth targets ${defaultApiVersion})`
+        ).pipe(
+          Effect.annotateLogs({
+            "criteo.api_version": version,
+            ...(deprecation === undefined ? {} : { "criteo.deprecation": deprecation }),
+            ...(sunset === undefined ? {} : { "criteo.sunset": sunset })
+          })
+        )
+      ),
+      Effect.as(response)
+    )
+  }
 
   const answer = (
     request: HttpClientRequest.HttpClientRequest,
@@ -266,6 +313,10 @@ const authenticated = <E, R>(
       ? replay(request, token, response)
       : response.status === 403
       ? forbidden(request, response)
+      : response.status === 410
+      ? gone(request, response)
+      : response.headers["deprecation"] !== undefined || response.headers["sunset"] !== undefined
+      ? deprecated(request, response)
       : Effect.succeed(response)
 
   // the token, then the answer (wrapped once, whatever its status); a failure of the client below is
@@ -432,8 +483,55 @@ const isPlatformTransportFailure = (error: unknown) =>
 
 /** How one attempt ended: the schedule sees this, and decides from it whether to try again. */
 type Outcome<E> =
-  | { readonly _tag: "Answered"; readonly response: HttpClientResponse.HttpClientResponse }
-  | { readonly _tag: "Failed"; readonly error: E }
+  & (
+    | { readonly _tag: "Answered"; readonly response: HttpClientResponse.HttpClientResponse }
+    | { readonly _tag: "Failed"; readonly error: E }
+  )
+  & { readonly request: HttpClientRequest.HttpClientRequest }
+
+/** Waits longer than this are logged as warnings: someone is waiting. */
+const longWait = Duration.seconds(5)
+
+/** What a retry log line says about the outcome that caused it. */
+const why = (outcome: Outcome<unknown>, serverAsked: boolean): string =>
+  outcome._tag === "Answered"
+    ? outcome.response.status === 429
+      ? `rate limited (HTTP 429${serverAsked ? ", waiting as long as the server asks" : ""})`
+      : `HTTP ${outcome.response.status}`
+    : "a network failure or timeout"
+
+/** One log line per retry: what failed, how long the wait is and until when; never a header or query. */
+const logRetry = (
+  outcome: Outcome<unknown>,
+  retry: number,
+  retries: number,
+  delay: Duration.Duration,
+  serverAsked: boolean
+) =>
+  Effect.flatMap(DateTime.now, (now) => {
+    const url = outcome.request.url.split("?")[0]
+    const until = DateTime.formatIso(DateTime.addDuration(now, delay))
+    const message = `${outcome.request.method} ${url}: ${why(outcome, serverAsked)}; retry ${retry} of ${retries} in ${
+      Duration.format(delay)
+    } (at ${until})`
+    const reason = outcome._tag === "Failed"
+      ? "transport"
+      : outcome.response.status === 429
+      ? "rate_limited"
+      : "server_error"
+    return Effect.zipRight(
+      Metric.increment(Metric.tagged(CriteoAuthMetrics.apiRetries, "reason", reason)),
+      (Duration.greaterThanOrEqualTo(delay, longWait) ? Effect.logWarning(message) : Effect.logDebug(message)).pipe(
+        Effect.annotateLogs({
+          "http.request.method": outcome.request.method,
+          "url.full": url,
+          "criteo.retry": retry,
+          "criteo.retry_delay_ms": Duration.toMillis(delay),
+          "criteo.retry_reason": reason
+        })
+      )
+    )
+  })
 
 /**
  * Retries requests answered 500, 502, 503, 504 or 429 with exponential backoff and jitter, waiting at
@@ -475,18 +573,19 @@ const retrying = (options: RetryOptions) => {
     max: Duration.decode(options.maxDelay ?? defaults.maxDelay),
     attempts: maxAttempts
   }).pipe(
-    // a 429 waits at least as long as the server asks, and is not retried when that is too long
-    Schedule.modifyDelayEffect(([, outcome], delay) =>
-      Effect.map(
-        serverWait(outcome),
-        Option.match({ onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
-      )
-    ),
+    // a 429 is not retried when the server asks for a longer wait than maxRateLimitWait ...
     Schedule.checkEffect((outcome: Outcome<unknown>) =>
       Effect.map(
         serverWait(outcome),
         Option.match({ onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, maxRateLimitWait) })
       )
+    ),
+    // ... and otherwise waits at least as long as it asks; each retry is logged with its wait
+    Schedule.modifyDelayEffect(([[, recurrence], outcome], delay) =>
+      Effect.flatMap(serverWait(outcome), (wait) => {
+        const final = Option.match(wait, { onNone: () => delay, onSome: (wait) => Duration.max(delay, wait) })
+        return Effect.as(logRetry(outcome, recurrence + 1, maxAttempts - 1, final, Option.isSome(wait)), final)
+      })
     )
   )
 
@@ -504,8 +603,8 @@ const retrying = (options: RetryOptions) => {
     const conclude = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2> =>
       outcome._tag === "Answered" ? Effect.succeed(outcome.response) : Effect.fail(mapError(outcome.error))
     const run = Effect.match(attempt, {
-      onFailure: (error): Outcome<E> => ({ _tag: "Failed", error }),
-      onSuccess: (response): Outcome<E> => ({ _tag: "Answered", response })
+      onFailure: (error): Outcome<E> => ({ _tag: "Failed", error, request }),
+      onSuccess: (response): Outcome<E> => ({ _tag: "Answered", response, request })
     })
     /** The loop, from the first outcome worth a retry: ask the schedule, run again, look again. */
     const retryFrom = (first: Outcome<E>) =>
@@ -523,10 +622,12 @@ const retrying = (options: RetryOptions) => {
     return Effect.matchEffect(attempt, {
       onFailure: (error) =>
         retriesFailures && isTransportFailure(error)
-          ? retryFrom({ _tag: "Failed", error })
+          ? retryFrom({ _tag: "Failed", error, request })
           : Effect.fail(mapError(error)),
       onSuccess: (response) =>
-        isTransientStatus(response.status) ? retryFrom({ _tag: "Answered", response }) : Effect.succeed(response)
+        isTransientStatus(response.status)
+          ? retryFrom({ _tag: "Answered", response, request })
+          : Effect.succeed(response)
     })
   }
 }

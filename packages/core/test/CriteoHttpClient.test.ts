@@ -6,7 +6,10 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
 import * as CriteoAuth from "../src/CriteoAuth.js"
@@ -447,5 +450,89 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
       yield* auth.invalidate(yield* auth.token)
       const response = yield* client.get("/advertisers/me")
       assert.strictEqual(response.status, 200)
+    }))
+})
+
+/** Runs `effect` with every log line captured (level All). */
+const capturingLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  const lines: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+  const capture = Logger.make(({ annotations, logLevel, message }) => {
+    lines.push({
+      level: logLevel.label,
+      message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+  return effect.pipe(
+    Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+    Logger.withMinimumLogLevel(LogLevel.All),
+    Effect.map((a) => ({ result: a, lines }))
+  )
+}
+
+describe("CriteoHttpClient: what it tells the people waiting (issue 13)", () => {
+  it.scoped("410 Gone fails with ApiVersionDecommissionedError naming the version and the current one", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup(
+        { apiReply: () => ({ status: 410, body: { errors: [{ code: "api-version-decommissioned" }] } }) },
+        { apiVersion: "2025-01" }
+      )
+      const error = yield* Effect.flip(client.get("/advertisers/me"))
+      assert.deepInclude(error, {
+        _tag: "ApiVersionDecommissionedError",
+        version: "2025-01",
+        currentVersion: CriteoHttpClient.defaultApiVersion,
+        url: "https://api.criteo.com/2025-01/advertisers/me",
+        code: "api-version-decommissioned"
+      })
+      assert.include(error.message, "decommissioned")
+    }))
+
+  it.scoped("Deprecation/Sunset: one warning per API version, with the sunset date, and a metric per response", () =>
+    Effect.gen(function*() {
+      const headers = { deprecation: "@1767225600", sunset: "Wed, 01 Jul 2026 00:00:00 GMT" }
+      const { client, fake } = yield* setup({ apiReply: () => ({ status: 200, body: {}, headers }) }, {
+        apiVersion: null
+      })
+      const counter = Metric.tagged(CriteoAuthMetrics.deprecatedResponses, "version", "2025-10")
+      const before = (yield* Metric.value(counter)).count
+      const { lines } = yield* capturingLogs(Effect.gen(function*() {
+        for (let i = 0; i < 3; i++) assert.strictEqual((yield* client.get("/2025-10/advertisers/me")).status, 200)
+        yield* client.get("/2026-01/advertisers/me")
+      }))
+      const warnings = lines.filter((line) => line.level === "WARN")
+      assert.strictEqual(warnings.length, 2)
+      assert.include(warnings[0].message, "2025-10")
+      assert.include(warnings[0].message, "Wed, 01 Jul 2026 00:00:00 GMT")
+      assert.strictEqual(warnings[0].annotations["criteo.sunset"], headers.sunset)
+      assert.include(warnings[1].message, "2026-01")
+      assert.strictEqual((yield* Metric.value(counter)).count - before, 3)
+      const token = (yield* fake.requests)[1].headers["authorization"].slice(7)
+      for (const line of lines) assert.notInclude(JSON.stringify(line), token)
+    }))
+
+  it.scoped("a 429 wait is logged as a warning (how long, until when, why); a short 5xx backoff at debug", () =>
+    Effect.gen(function*() {
+      const replies: Array<Reply> = [
+        { status: 503 },
+        { status: 429, headers: { "x-ratelimit-reset": "20", "x-ratelimit-limit": "250" } }
+      ]
+      const { client, fake } = yield* setup({ apiReply: () => replies.shift() })
+      const fiber = yield* Effect.fork(capturingLogs(client.get("/advertisers/me", { urlParams: { q: "secret-q" } })))
+      yield* drive
+      const { lines, result } = yield* Fiber.join(fiber)
+      assert.strictEqual(result.status, 200)
+      const retries = lines.filter((line) => line.annotations["criteo.retry"] !== undefined)
+      assert.deepStrictEqual(retries.map((line) => line.level), ["DEBUG", "WARN"])
+      assert.include(retries[0].message, "HTTP 503")
+      assert.include(retries[0].message, "retry 1 of 2")
+      assert.include(retries[1].message, "rate limited")
+      assert.include(retries[1].message, "in 20s")
+      assert.match(retries[1].message, /at \d{4}-\d{2}-\d{2}T/)
+      const token = (yield* fake.requests)[1].headers["authorization"].slice(7)
+      for (const line of lines) {
+        assert.notInclude(JSON.stringify(line), token)
+        assert.notInclude(JSON.stringify(line), "secret-q")
+      }
     }))
 })

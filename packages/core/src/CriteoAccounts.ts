@@ -167,7 +167,9 @@ export interface Options extends TokenEndpoint.Options {
    */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
   /** The provider options of every key (lead time, jitter, retries, cooldown). */
-  readonly provider?: Omit<CriteoAuth.Options, "grant" | keyof TokenEndpoint.Options> | undefined
+  readonly provider?:
+    | Omit<CriteoAuth.Options, "grant" | "tokenStore" | "storeKey" | keyof TokenEndpoint.Options>
+    | undefined
   /** The API client options of `client(key)`. */
   readonly client?: CriteoHttpClient.Options | undefined
 }
@@ -227,7 +229,7 @@ export const makeWith = (
         Effect.mapError((cause) => new AccountLookupError({ key, detail: describeLookupFailure(cause) }))
       )
 
-    /** Writes the rotated refresh token (and its access token) into the store, re-reading on conflict. */
+    /** Writes a connected account's tokens into the store, re-reading on conflict. */
     const persist = (key: string, refreshToken: Redacted.Redacted<string>, token: AccessToken.AccessToken) =>
       Effect.gen(function*() {
         for (let attempt = 0; attempt < 10; attempt++) {
@@ -246,32 +248,19 @@ export const makeWith = (
         })
       })
 
-    /** The provider of one key: the lookup's grant, with the store's refresh token superseding the grant's. */
-    const acquire = (
-      key: string
-    ): Effect.Effect<Account, AccountLookupError | TokenStore.TokenStoreError, Scope.Scope> =>
+    /**
+     * The provider of one key, on the store under `key`: a fresh token there is served without a request,
+     * a refresh token there supersedes the grant's, and each rotated refresh token is compare-and-set
+     * there before its access token is handed out (`CriteoAuth`'s `tokenStore` and `storeKey`).
+     */
+    const acquire = (key: string): Effect.Effect<Account, AccountLookupError, Scope.Scope> =>
       Effect.gen(function*() {
-        const looked = yield* lookup(key)
-        const stored = yield* store.get(key)
-        const storedRefresh = Option.flatMap(stored, (entry) => Option.fromNullable(entry.refreshToken))
-        const grant = Option.isSome(storedRefresh)
-          ? Grant.refreshToken({
-            clientId: looked.clientId,
-            clientSecret: looked.clientSecret,
-            refreshToken: storedRefresh.value
-          })
-          : looked
-        const userCallback = options.provider?.onRefreshToken
+        const grant = yield* lookup(key)
         const auth = yield* CriteoAuth.makeWith(endpoint, {
           ...options.provider,
           grant,
-          onRefreshToken: (refreshToken, token) =>
-            persist(key, refreshToken, token).pipe(
-              Effect.catchAll((error) =>
-                Effect.logError(`CriteoAccounts: could not store the rotated refresh token: ${error.message}`)
-              ),
-              Effect.zipRight(userCallback === undefined ? Effect.void : userCallback(refreshToken, token))
-            )
+          tokenStore: store,
+          storeKey: key
         })
         const client = yield* clientFor(auth).pipe(Effect.orDie) // its URL was checked at construction
         const account: Account = { auth, client }
@@ -312,19 +301,13 @@ export const makeWith = (
         : Effect.zipRight(RcMap.touch(accounts, key), Effect.catchAll(account.auth.token, revoked(key)))
     }
 
-    const invalidate = (key: string, accessToken: AccessToken.AccessToken) =>
-      Effect.gen(function*() {
-        const live = yield* RcMap.has(accounts, key)
-        const local = live
-          ? yield* RcMap.get(accounts, key).pipe(
-            Effect.flatMap((account) => account.auth.invalidate(accessToken)),
-            Effect.scoped,
-            Effect.orElseSucceed(() => false)
-          )
-          : false
-        const shared = yield* store.invalidate(key, accessToken.fingerprint).pipe(Effect.orElseSucceed(() => false))
-        return local || shared
-      })
+    /** The live provider drops it (and, by compare-and-swap, the store); a released key's store entry is checked alone. */
+    const invalidate = (key: string, accessToken: AccessToken.AccessToken) => {
+      const account = live.get(key)
+      return account !== undefined
+        ? account.auth.invalidate(accessToken)
+        : store.invalidate(key, accessToken.fingerprint).pipe(Effect.orElseSucceed(() => false))
+    }
 
     const connect = (
       key: string,

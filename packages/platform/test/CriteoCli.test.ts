@@ -1,6 +1,6 @@
 import * as AccessToken from "@criteo-auth/core/AccessToken"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -11,6 +11,10 @@ import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+
+// Each test runs the CLI as a subprocess, several times for some: on a shared, loaded machine (2 CPUs,
+// load 20+) one Node.js start takes seconds. A generous bound; the tests time nothing themselves.
+vi.setConfig({ testTimeout: 180_000 })
 
 const packageVersion = (JSON.parse(
   fs.readFileSync(path.resolve(path.dirname(Cli.bin), "../package.json"), "utf8")

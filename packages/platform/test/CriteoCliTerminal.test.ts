@@ -3,7 +3,7 @@
  * curl-like flags, progress while it waits, in a pipe and in a pseudo-terminal.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
@@ -15,6 +15,10 @@ import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+
+// Each test runs the CLI as a subprocess, several times for some: on a shared, loaded machine (2 CPUs,
+// load 20+) one Node.js start takes seconds. A generous bound; the tests time nothing themselves.
+vi.setConfig({ testTimeout: 180_000 })
 
 const envFor = (fake: FakeCriteo.Service, client: FakeCriteo.Client, extra: Record<string, string> = {}) => ({
   CRITEO_CLIENT_ID: client.clientId,

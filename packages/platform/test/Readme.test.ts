@@ -4,7 +4,7 @@
  * instants and fingerprints, and with any number of progress lines where the README shows one.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { assert, layer } from "@effect/vitest"
+import { assert, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
@@ -12,6 +12,10 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+
+// Each test runs the CLI as a subprocess, several times for some: on a shared, loaded machine (2 CPUs,
+// load 20+) one Node.js start takes seconds. A generous bound; the tests time nothing themselves.
+vi.setConfig({ testTimeout: 180_000 })
 
 const readme = fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../README.md"), "utf8")
 

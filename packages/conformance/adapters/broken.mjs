@@ -158,7 +158,12 @@ const readToken = ({ headers, status, text }) => {
   } catch {
     body = undefined
   }
-  if (status !== 200) throw oauthError(status, body)
+  if (status !== 200) {
+    const error = oauthError(status, body)
+    // secret-in-error: a "helpful" error message with the credentials it sent.
+    if (is("secret-in-error")) error.message += ` (client ${env.clientId}, secret ${env.clientSecret})`
+    throw error
+  }
   if (is("trusts-token-response")) return { value: String(body?.access_token), type: "Bearer", ...lifetimeOf(900) }
   if (typeof body !== "object" || body === null) {
     throw new ClientError("MalformedTokenResponse", "the token response is not a JSON object")

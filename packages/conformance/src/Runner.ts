@@ -29,6 +29,7 @@ import * as Adapter from "./Adapter.js"
 import * as ConformanceCase from "./ConformanceCase.js"
 import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
+import * as Grants from "./internal/cases/grants.js"
 import * as CaseSimulator from "./internal/caseSimulator.js"
 import * as E from "./internal/evidence.js"
 import * as Excerpts from "./internal/excerpts.js"
@@ -397,8 +398,13 @@ export const run = (
         })
       }
       const crashed = Option.filter(evidence.exit, (e) => !e.killed)
+      const own = c.check(evidence)
+      // A leak is a leak whatever the case was about (a secret in a validation error was seen): every case
+      // looks for one, and one found fails the case, even a SHOULD case (RFC 6750 §5.3 is a MUST).
+      const leak = own.some((check) => check.name === Grants.leakCheckName) ? undefined : Grants.leakCheck(evidence)
       const checks = [
-        ...c.check(evidence),
+        ...own,
+        ...(leak === undefined || leak.passed ? [] : [leak]),
         ...(Option.isSome(crashed) && c.hangIsFailure !== true
           ? [
             ConformanceCase.check(
@@ -413,7 +419,7 @@ export const run = (
       ].map((check) => ({ ...check, detail: Excerpts.scrub(check.detail, secrets) }))
       return resultFor(c, evidence.clientId, {
         ...common,
-        verdict: ConformanceCase.verdictOf(c.grade, checks),
+        verdict: leak !== undefined && !leak.passed ? "FAIL" : ConformanceCase.verdictOf(c.grade, checks),
         error: undefined,
         checks
       })

@@ -395,7 +395,14 @@ const secretsOf = (evidence: ConformanceCase.Evidence): ReadonlyArray<Secret> =>
   ].filter((s, i, all) => s.value.length >= 8 && all.findIndex((t) => t.value === s.value) === i)
 }
 
-const leakCheck = (evidence: ConformanceCase.Evidence) => {
+/** The name of the leak check, which the runner adds to every case that has none. */
+export const leakCheckName = "no secret, code or token in the client's output or errors"
+
+/**
+ * Whether the client wrote a secret, code or token anywhere: its output (stdout, stderr) and the errors it
+ * reported. The runner runs it on every case, not only the `leak.*` ones.
+ */
+export const leakCheck = (evidence: ConformanceCase.Evidence) => {
   const secrets = secretsOf(evidence)
   const places: Array<readonly [string, string]> = [
     ...evidence.output.map((line, i) => [`${line.stream} line ${i + 1}`, line.text] as const),
@@ -411,7 +418,7 @@ const leakCheck = (evidence: ConformanceCase.Evidence) => {
     places.filter(([, text]) => text.includes(secret.value)).map(([where]) => `${secret.name} in ${where}`)
   )
   return E.check(
-    "no secret, code or token in the client's output or errors",
+    leakCheckName,
     found.length === 0,
     found.length === 0
       ? `${E.plural(evidence.output.length, "line")} of output searched for ${E.plural(secrets.length, "secret value")}`

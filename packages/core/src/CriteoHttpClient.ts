@@ -32,6 +32,7 @@ import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import { backoff } from "./internal/backoff.js"
 import { transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
+import * as Redaction from "./Redaction.js"
 
 /**
  * Criteo's API host.
@@ -96,18 +97,27 @@ const CriteoErrorBody = Schema.Struct({
 
 const decodeCriteoError = Schema.decodeUnknownOption(Schema.parseJson(CriteoErrorBody))
 
-const summarize = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
+/**
+ * What an error keeps of a refused call. `code` and `traceId` come from the server: they are scrubbed
+ * of the bearer token that was sent (every spelling), control characters escaped, and cut short.
+ */
+const summarize = (
+  request: HttpClientRequest.HttpClientRequest,
+  response: HttpClientResponse.HttpClientResponse,
+  sent: AccessToken.AccessToken
+) =>
   Effect.map(
     Effect.orElseSucceed(response.text, () => ""),
     (text) => {
       const first = Option.map(decodeCriteoError(text), (body) => body.errors[0])
       const code = Option.flatMapNullable(first, (error) => error.code)
       const traceId = Option.flatMapNullable(first, (error) => error.traceId ?? error.traceIdentifier)
+      const secrets = [sent.value]
       return {
         method: request.method,
         url: request.url.split("?")[0],
-        ...(Option.isSome(code) ? { code: code.value.slice(0, 100) } : {}),
-        ...(Option.isSome(traceId) ? { traceId: traceId.value.slice(0, 100) } : {})
+        ...(Option.isSome(code) ? { code: Redaction.sanitize(code.value, secrets, 100) } : {}),
+        ...(Option.isSome(traceId) ? { traceId: Redaction.sanitize(traceId.value, secrets, 100) } : {})
       }
     }
   )
@@ -231,13 +241,17 @@ const authenticated = <E, R>(
       onSuccess: (response) => Effect.succeed(withoutCredentials(response, request))
     })
 
-  const forbidden = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
-    Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.ForbiddenError(summary))
+  const forbidden = (
+    request: HttpClientRequest.HttpClientRequest,
+    response: HttpClientResponse.HttpClientResponse,
+    sent: AccessToken.AccessToken
+  ) => Effect.flatMap(summarize(request, response, sent), (summary) => new CriteoAuthError.ForbiddenError(summary))
 
   const unauthorized = (
     request: HttpClientRequest.HttpClientRequest,
-    response: HttpClientResponse.HttpClientResponse
-  ) => Effect.flatMap(summarize(request, response), (summary) => new CriteoAuthError.UnauthorizedError(summary))
+    response: HttpClientResponse.HttpClientResponse,
+    sent: AccessToken.AccessToken
+  ) => Effect.flatMap(summarize(request, response, sent), (summary) => new CriteoAuthError.UnauthorizedError(summary))
 
   const replay = (
     request: HttpClientRequest.HttpClientRequest,
@@ -248,7 +262,7 @@ const authenticated = <E, R>(
       const now = yield* Clock.currentTimeMillis
       if (refused !== undefined && refused.token === sent && now < refused.untilMillis) {
         // the replay of an earlier call was refused with this very token: a new one would be refused too
-        return yield* unauthorized(request, first)
+        return yield* unauthorized(request, first, sent)
       }
       yield* Effect.orElseSucceed(first.text, () => "")
       yield* auth.invalidate(sent)
@@ -257,15 +271,19 @@ const authenticated = <E, R>(
       const second = yield* execute(request, token)
       if (second.status === 401) {
         refused = { token, untilMillis: (yield* Clock.currentTimeMillis) + cooldownMillis }
-        return yield* unauthorized(request, second)
+        return yield* unauthorized(request, second, token)
       }
-      if (second.status === 403) return yield* forbidden(request, second)
-      if (second.status === 410) return yield* gone(request, second)
+      if (second.status === 403) return yield* forbidden(request, second, token)
+      if (second.status === 410) return yield* gone(request, second, token)
       return second
     })
 
-  const gone = (request: HttpClientRequest.HttpClientRequest, response: HttpClientResponse.HttpClientResponse) =>
-    Effect.flatMap(summarize(request, response), (summary) => {
+  const gone = (
+    request: HttpClientRequest.HttpClientRequest,
+    response: HttpClientResponse.HttpClientResponse,
+    sent: AccessToken.AccessToken
+  ) =>
+    Effect.flatMap(summarize(request, response, sent), (summary) => {
       const version = versionOf(request.url)
       return new CriteoAuthError.ApiVersionDecommissionedError({
         ...summary,
@@ -312,9 +330,9 @@ const authenticated = <E, R>(
     response.status === 401
       ? replay(request, token, response)
       : response.status === 403
-      ? forbidden(request, response)
+      ? forbidden(request, response, token)
       : response.status === 410
-      ? gone(request, response)
+      ? gone(request, response, token)
       : response.headers["deprecation"] !== undefined || response.headers["sunset"] !== undefined
       ? deprecated(request, response)
       : Effect.succeed(response)

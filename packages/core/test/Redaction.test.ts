@@ -14,16 +14,26 @@ import * as Grant from "../src/Grant.js"
 import * as Redaction from "../src/Redaction.js"
 import { makeFakeCriteo, type Reply } from "./utils.js"
 
-const SECRET = "client-secret-XYZ-0001"
-const CODE = "authorization-code-XYZ-0002"
+const SECRET = "client-secret-XYZ-0001+/&="
+const CODE = "authorization code XYZ-0002"
 const REFRESH = "refresh-token-XYZ-0003"
 const ACCESS = "access-token-XYZ-0004"
 const NEW_REFRESH = "refresh-token-XYZ-0005"
 const secrets = [SECRET, CODE, REFRESH, ACCESS, NEW_REFRESH]
 
+/** Every spelling of a secret on the wire, computed here independently of core's scrubber. */
+const spellings = (value: string): ReadonlyArray<string> => [
+  value,
+  new URLSearchParams({ v: value }).toString().slice(2),
+  encodeURIComponent(value),
+  JSON.stringify(value).slice(1, -1),
+  Buffer.from(value).toString("base64"),
+  Buffer.from(`client-1:${value}`).toString("base64")
+]
+
 const assertClean = (label: string, text: string) => {
   for (const secret of secrets) {
-    assert.notInclude(text, secret, `${label} leaks ${secret}`)
+    for (const spelling of spellings(secret)) assert.notInclude(text, spelling, `${label} leaks ${secret}`)
   }
 }
 
@@ -79,6 +89,40 @@ const scenarios: ReadonlyArray<[string, Grant.Grant, (n: number) => Reply | unde
       body: { access_token: ACCESS, token_type: "Bearer", expires_in: 900, refresh_token: NEW_REFRESH }
     }),
     { status: 401, body: { errors: [{ code: "authorization-token-invalid", detail: ACCESS }] } }
+  ],
+  [
+    "forbidden, the token echoed in the error code and trace id",
+    refreshGrant,
+    () => ({
+      status: 200,
+      body: { access_token: ACCESS, token_type: "Bearer", expires_in: 900, refresh_token: NEW_REFRESH }
+    }),
+    {
+      status: 403,
+      body: { errors: [{ code: `consent-revoked for ${ACCESS}`, traceId: Buffer.from(ACCESS).toString("base64") }] }
+    }
+  ],
+  [
+    "unauthorized, the token echoed in the error code",
+    codeGrant,
+    () => ({ status: 200, body: { access_token: ACCESS, token_type: "Bearer", expires_in: 900 } }),
+    { status: 401, body: { errors: [{ code: `Bearer ${encodeURIComponent(ACCESS)}` }] } }
+  ],
+  ["echoing the form-encoded request", codeGrant, () => echo(new URLSearchParams({ s: SECRET, c: CODE }).toString())],
+  [
+    "echoing the request as JSON",
+    refreshGrant,
+    () => echo(JSON.stringify({ client_secret: SECRET, refresh_token: REFRESH }))
+  ],
+  [
+    "echoing the Basic credentials",
+    codeGrant,
+    () => echo(`Authorization: Basic ${Buffer.from(`client-1:${SECRET}`).toString("base64")}`)
+  ],
+  [
+    "echoing the secret in token_type",
+    codeGrant,
+    () => ({ status: 200, body: { access_token: ACCESS, token_type: `x${SECRET}`, expires_in: 900 } })
   ],
   [
     "forbidden",

@@ -22,7 +22,7 @@ export interface Options {
   readonly warmup: number
 }
 
-export const defaults: Options = { rounds: 15, requests: 2_000, concurrency: 32, warmup: 3_000 }
+export const defaults: Options = { rounds: 15, requests: 1_000, concurrency: 32, warmup: 3_000 }
 
 const names: ReadonlyArray<Clients.UserClientName> = [
   "fetch-bearer",

@@ -178,6 +178,10 @@ const readToken = ({ headers, status, text }) => {
   if (typeof body.token_type !== "string" || body.token_type.toLowerCase() !== "bearer") {
     throw new ClientError("MalformedTokenResponse", "token_type is not Bearer")
   }
+  // rejects-null-refresh-token: a typed client whose schema says `refresh_token?: string`.
+  if (is("rejects-null-refresh-token") && body.refresh_token === null) {
+    throw new ClientError("MalformedTokenResponse", "refresh_token is not a string")
+  }
   if (typeof body.refresh_token === "string" && (refreshToken === undefined || !is("no-rotation"))) {
     refreshToken = body.refresh_token
   }

@@ -1,6 +1,8 @@
 import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Undici from "@effect/platform-node/Undici"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -152,6 +154,39 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoNode through a pro
         const result = yield* call(fake, client)
         assert.strictEqual(result.status, 200)
         assert.deepStrictEqual(proxy.log, [])
+      }))
+  })
+
+  describe("layerWithoutDispatcher", () => {
+    it.scoped("uses the application's dispatcher (here a ProxyAgent) and leaves it open", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const proxy = yield* makeProxy
+        const agent = new Undici.default.ProxyAgent(proxy.url)
+        yield* Effect.addFinalizer(() => Effect.promise(() => agent.destroy()))
+        const status = yield* Effect.flatMap(CriteoHttpClient.CriteoHttpClient, (http) => http.get("/advertisers/me"))
+          .pipe(
+            Effect.map((response) => response.status),
+            Effect.provide(
+              CriteoNode.layerWithoutDispatcher({
+                grant: Grant.clientCredentials({
+                  clientId: client.clientId,
+                  clientSecret: Redacted.make(client.clientSecret)
+                }),
+                tokenUrl: fake.tokenUrl,
+                apiUrl: fake.url
+              }).pipe(Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent)))
+            )
+          )
+        assert.strictEqual(status, 200)
+        assert.isAbove(proxy.log.length, 0)
+        // the layer is closed (Effect.provide): the application's dispatcher is not
+        const after = yield* Effect.promise(() =>
+          agent.request({ origin: fake.url, path: "/oauth2/token", method: "GET" })
+        )
+        yield* Effect.promise(() => after.body.dump())
+        assert.isNumber(after.statusCode)
       }))
   })
 })

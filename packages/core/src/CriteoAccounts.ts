@@ -255,7 +255,18 @@ export const makeWith = (
      */
     const acquire = (key: string): Effect.Effect<Account, AccountLookupError, Scope.Scope> =>
       Effect.gen(function*() {
-        const grant = yield* lookup(key)
+        const looked = yield* lookup(key)
+        // a connected account's refresh token, whatever the kind of grant the lookup answered (an app's
+        // credentials as client_credentials, say): the provider would not put it over a client_credentials grant
+        const stored = yield* store.get(key).pipe(Effect.orElseSucceed(() => Option.none<TokenStore.Entry>()))
+        const storedRefresh = Option.flatMap(stored, (entry) => Option.fromNullable(entry.refreshToken))
+        const grant = Option.isSome(storedRefresh) && looked._tag === "ClientCredentials"
+          ? Grant.refreshToken({
+            clientId: looked.clientId,
+            clientSecret: looked.clientSecret,
+            refreshToken: storedRefresh.value
+          })
+          : looked
         const auth = yield* CriteoAuth.makeWith(endpoint, {
           ...options.provider,
           grant,

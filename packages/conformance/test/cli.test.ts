@@ -6,7 +6,9 @@ import { CriteoSimulator, Fault } from "@criteo-auth/conformance"
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { execFile } from "node:child_process"
+import * as Fs from "node:fs"
 import { createRequire } from "node:module"
+import * as Os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { demoSecret, simulatorLayer } from "./utils.js"
@@ -40,7 +42,9 @@ const envFor = (sim: CriteoSimulator.Service, clientId: string, secret = demoSec
   CRITEO_TOKEN_URL: sim.tokenUrl,
   CRITEO_API_URL: sim.baseUrl,
   CRITEO_API_VERSION: CriteoSimulator.apiVersions.current,
-  CRITEO_MAX_ATTEMPTS: "2"
+  CRITEO_MAX_ATTEMPTS: "2",
+  // a token cache of its own for each run's environment (a run reusing an env reuses its cache)
+  XDG_CACHE_HOME: Fs.mkdtempSync(path.join(Os.tmpdir(), "criteo-cli-cache-"))
 })
 
 const assertNoSecret = (result: Result, ...secrets: ReadonlyArray<string>) => {
@@ -85,6 +89,26 @@ layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeo
         assert.include(api.stdout, "Advertiser")
         assertNoSecret(api, token)
       }), 60_000)
+
+    it.effect(
+      "the token cache: a second request within the token's life makes no token request",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* fresh
+          const clientId = CriteoSimulator.clientId("cli-cache")
+          const env = envFor(sim, clientId)
+          for (let i = 0; i < 2; i++) {
+            const result = yield* cli(["request", "GET", "/advertisers/me"], env)
+            assert.strictEqual(result.code, 0, result.stderr)
+          }
+          assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 1)
+          assert.strictEqual((yield* sim.apiRequests()).length, 2)
+          const uncached = yield* cli(["request", "--no-cache", "GET", "/advertisers/me"], env)
+          assert.strictEqual(uncached.code, 0, uncached.stderr)
+          assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 2)
+        }),
+      60_000
+    )
 
     it.effect("request: an authenticated call, pretty JSON on stdout", () =>
       Effect.gen(function*() {

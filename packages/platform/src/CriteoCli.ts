@@ -85,6 +85,17 @@ const tokenCommand = Command.make(
   "token",
   {
     settings: Settings.options,
+    noCache: Options.boolean("no-cache").pipe(
+      Options.withDescription(
+        "Do not read or write the token cache (encrypted files under $XDG_CACHE_HOME/criteo-auth, else " +
+          "~/.cache/criteo-auth): every run then requests a new token."
+      )
+    ),
+    account: Options.text("account").pipe(
+      Options.withDescription("Act for an account connected with criteo-auth consent --account NAME."),
+      Options.withPseudoName("NAME"),
+      Options.optional
+    ),
     raw: Options.boolean("raw").pipe(
       Options.withDescription("Print only the access token, e.g. for curl -H \"Authorization: Bearer $(...)\".")
     ),
@@ -98,7 +109,10 @@ const tokenCommand = Command.make(
         return yield* Failure.usage("--raw and --json cannot be used together")
       }
       const printer = yield* Output.Printer
-      const session = yield* Session.connect(args.settings)
+      const session = yield* Session.connect(args.settings, undefined, {
+        enabled: !args.noCache,
+        account: args.account
+      })
       const token = yield* Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => auth.token).pipe(
         Effect.provide(session.layer)
       )
@@ -175,6 +189,17 @@ const requestCommand = Command.make(
   "request",
   {
     settings: Settings.options,
+    noCache: Options.boolean("no-cache").pipe(
+      Options.withDescription(
+        "Do not read or write the token cache (encrypted files under $XDG_CACHE_HOME/criteo-auth, else " +
+          "~/.cache/criteo-auth): every run then requests a new token."
+      )
+    ),
+    account: Options.text("account").pipe(
+      Options.withDescription("Act for an account connected with criteo-auth consent --account NAME."),
+      Options.withPseudoName("NAME"),
+      Options.optional
+    ),
     method: Request.methodArg,
     path: Request.pathArg,
     data: Options.text("data").pipe(
@@ -221,7 +246,7 @@ const requestCommand = Command.make(
             path = target.path
             return { ...options, apiVersion: target.apiVersion }
           }
-        ))
+        ), { enabled: !args.noCache, account: args.account })
       const apiTimeout = Duration.decode(session.options.apiTimeout ?? CriteoConfig.defaultApiTimeout)
       const request = HttpClientRequest.make(args.method)(path).pipe(
         HttpClientRequest.setHeaders(Object.fromEntries(headers)),

@@ -25,6 +25,8 @@ const envFor = (fake: FakeCriteo.Service, client: FakeCriteo.Client, extra: Reco
   CRITEO_CLIENT_SECRET: client.clientSecret,
   CRITEO_TOKEN_URL: fake.tokenUrl,
   CRITEO_API_URL: fake.url,
+  // a token cache of its own for each run's environment (a run reusing an env reuses its cache)
+  XDG_CACHE_HOME: tempDir(),
   ...extra
 })
 
@@ -111,6 +113,37 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assert.match(result.stdout, new RegExp(`Client id:\\s+${client.clientId}\\n`))
         assert.match(result.stdout, /Grant type:\s+client_credentials\n/)
         assertClean(result, [issued.accessToken, client.clientSecret])
+      }))
+
+    it.effect("the token cache: a second run within the token's life makes no token request; --no-cache does", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const env = envFor(fake, client)
+        const first = yield* Cli.run(["token", "--json"], env)
+        const second = yield* Cli.run(["token", "--json"], env)
+        assert.strictEqual(second.code, 0, second.stderr)
+        assert.strictEqual((yield* fake.issued(client.clientId)).length, 1)
+        assert.strictEqual(JSON.parse(second.stdout).fingerprint, JSON.parse(first.stdout).fingerprint)
+        const uncached = yield* Cli.run(["token", "--no-cache"], env)
+        assert.strictEqual(uncached.code, 0, uncached.stderr)
+        assert.strictEqual((yield* fake.issued(client.clientId)).length, 2)
+        // the cache files: 0600 in a 0700 directory, no token or secret in clear
+        const directory = path.join(env.XDG_CACHE_HOME, "criteo-auth")
+        assert.strictEqual(fs.statSync(directory).mode & 0o777, 0o700)
+        const [issued] = yield* fake.issued(client.clientId)
+        for (const name of fs.readdirSync(directory)) {
+          assert.strictEqual(fs.statSync(path.join(directory, name)).mode & 0o777, 0o600)
+          const text = fs.readFileSync(path.join(directory, name), "utf8")
+          assert.notInclude(text, issued.accessToken)
+          assert.notInclude(text, client.clientSecret)
+        }
+        // a corrupt cache file: a warning naming no secret, and a new token
+        for (const name of fs.readdirSync(directory)) fs.writeFileSync(path.join(directory, name), "garbage")
+        const afterCorruption = yield* Cli.run(["token"], env)
+        assert.strictEqual(afterCorruption.code, 0, afterCorruption.stderr)
+        assert.include(afterCorruption.stderr, "corrupt or foreign")
+        assertClean(afterCorruption, [issued.accessToken, client.clientSecret])
       }))
 
     it.effect("--raw prints the token alone", () =>

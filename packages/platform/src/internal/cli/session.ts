@@ -2,6 +2,7 @@ import * as AccessToken from "@criteo-auth/core/AccessToken"
 import * as CriteoAuth from "@criteo-auth/core/CriteoAuth"
 import * as Grant from "@criteo-auth/core/Grant"
 import * as TokenEndpoint from "@criteo-auth/core/TokenEndpoint"
+import type * as TokenStore from "@criteo-auth/core/TokenStore"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -14,6 +15,7 @@ import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as CriteoConfig from "../../CriteoConfig.js"
+import * as CriteoFileStore from "../../CriteoFileStore.js"
 import type * as CriteoLayer from "../../CriteoLayer.js"
 import * as CriteoNode from "../../CriteoNode.js"
 import * as Layers from "../layers.js"
@@ -70,6 +72,48 @@ const httpClient = (options: CriteoConfig.Options, tracker: Progress.Tracker, pr
     Layer.provide(CriteoNode.layerDispatcher(options))
   )
 
+/**
+ * The token cache of a run: the file store (one encrypted file per key under the user's cache
+ * directory, its key derived from the client secret), unless `--no-cache`; `account` names a consent
+ * connected with `criteo-auth consent --account NAME`.
+ *
+ * @internal
+ */
+export interface Cache {
+  readonly enabled: boolean
+  readonly account: Option.Option<string>
+}
+
+/** @internal */
+export const noCache: Cache = { enabled: false, account: Option.none() }
+
+/** The store key of an account of a client: `<client id>/account/<name>`; the client's own tokens: its id. */
+export const storeKey = (clientId: string, account: Option.Option<string>) =>
+  Option.match(account, { onNone: () => clientId, onSome: (name) => `${clientId}/account/${name}` })
+
+/**
+ * Opens the file store for `grant`'s client; a store that cannot be opened is a warning, and the run
+ * goes on without a cache.
+ *
+ * @internal
+ */
+export const openCache = (grant: Grant.Grant) =>
+  Effect.gen(function*() {
+    const printer = yield* Printer
+    return yield* CriteoFileStore.make({
+      secret: CriteoFileStore.secretFromClientSecret(grant.clientSecret),
+      context: grant.clientId
+    }).pipe(
+      Effect.map(Option.some<TokenStore.Service>),
+      Effect.catchAll((error) =>
+        Effect.as(
+          printer.err(`criteo-auth: warning: no token cache (${error.reason}); pass --no-cache to silence this`),
+          Option.none<TokenStore.Service>()
+        )
+      )
+    )
+  })
+
 const millis = (duration: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   Duration.toMillis(duration ?? fallback)
 
@@ -81,14 +125,49 @@ const millis = (duration: Duration.DurationInput | undefined, fallback: Duration
  */
 export const connect = (
   values: Settings.Values,
-  adjust: (options: CriteoConfig.Options) => Effect.Effect<CriteoConfig.Options, UserError> = Effect.succeed
+  adjust: (options: CriteoConfig.Options) => Effect.Effect<CriteoConfig.Options, UserError> = Effect.succeed,
+  cache: Cache = noCache
 ) =>
   Effect.gen(function*() {
     const printer = yield* Printer
     const tracker = yield* Progress.TrackerTag
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const options = yield* Effect.flatMap(Settings.load(values), adjust)
+    const loaded = yield* Effect.flatMap(Settings.load(values), adjust)
+    // the cache: the file store under the key of the client, or of one of its connected accounts
+    const store = cache.enabled || Option.isSome(cache.account) ? yield* openCache(loaded.grant) : Option.none()
+    const key = storeKey(loaded.grant.clientId, cache.account)
+    if (Option.isSome(cache.account)) {
+      const entry = Option.isSome(store)
+        ? yield* store.value.get(key).pipe(Effect.orElseSucceed(() => Option.none()))
+        : Option.none()
+      const refreshToken = Option.flatMap(entry, (e) => Option.fromNullable(e.refreshToken))
+      if (Option.isNone(refreshToken)) {
+        return yield* new UserError({
+          code: ExitCode.Configuration,
+          sentence: `account "${cache.account.value}" of client ${loaded.grant.clientId} is not connected (or its ` +
+            `cache file is unreadable): run criteo-auth consent --account ${cache.account.value}`
+        })
+      }
+    }
+    const options: CriteoConfig.Options = Option.match(store, {
+      onNone: () => loaded,
+      onSome: (tokenStore) => ({
+        ...loaded,
+        // an account's grant: its refresh token is the store's (which supersedes any other)
+        ...(Option.isSome(cache.account)
+          ? {
+            grant: Grant.refreshToken({
+              clientId: loaded.grant.clientId,
+              clientSecret: loaded.grant.clientSecret,
+              refreshToken: Redacted.make("from-the-token-store")
+            })
+          }
+          : {}),
+        tokenStore,
+        storeKey: key
+      })
+    })
     tracker.limits = {
       tokenUrl: options.tokenUrl ?? TokenEndpoint.defaultTokenUrl,
       tokenTimeoutMillis: millis(options.timeout, TokenEndpoint.defaultTimeout),

@@ -30,7 +30,7 @@ import * as CriteoAuth from "./CriteoAuth.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import { backoff } from "./internal/backoff.js"
-import { transportError } from "./internal/errors.js"
+import { describeTransport, transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
 import * as Redaction from "./Redaction.js"
 
@@ -85,17 +85,60 @@ export const defaults = {
 // the 401 / 403 policy
 // -----------------------------------------------------------------------------
 
-const CriteoErrorBody = Schema.Struct({
+/**
+ * The error body of the Criteo API (`{"errors": [{"code", "title", "traceIdentifier", ...}]}`), as far
+ * as clients read it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const ErrorBody = Schema.Struct({
   errors: Schema.NonEmptyArray(
     Schema.Struct({
       code: Schema.optional(Schema.String),
+      title: Schema.optional(Schema.String),
       traceId: Schema.optional(Schema.String),
       traceIdentifier: Schema.optional(Schema.String)
     })
   )
 })
 
-const decodeCriteoError = Schema.decodeUnknownOption(Schema.parseJson(CriteoErrorBody))
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ErrorBody = typeof ErrorBody.Type
+
+/**
+ * Criteo's error body from the text of a response, when it is one.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const decodeErrorBody: (text: string) => Option.Option<ErrorBody> = Schema.decodeUnknownOption(
+  Schema.parseJson(ErrorBody)
+)
+
+/**
+ * How long a response asks the client to wait before the next request: `Retry-After` (seconds or an
+ * HTTP date) or Criteo's `x-ratelimit-reset` (seconds, or an epoch instant), whichever says more;
+ * none when neither is usable. The parsing the token provider and the API retries use.
+ *
+ * @since 0.2.0
+ * @category rate limits
+ */
+export const retryAfter: (headers: Headers.Headers, now: DateTime.Utc) => Option.Option<Duration.Duration> =
+  RateLimit.retryAfter
+
+/**
+ * What went wrong on the wire for a `RequestError` or `ResponseError` of an API call: the error's
+ * description and its cause's message and code (`ECONNREFUSED`), at most 300 characters, never the
+ * request. The detail core's `TransportError` carries for the token endpoint.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const describeTransportFailure: (error: HttpClientError.HttpClientError) => string = describeTransport
 
 /**
  * What an error keeps of a refused call. `code` and `traceId` come from the server: they are scrubbed
@@ -109,7 +152,7 @@ const summarize = (
   Effect.map(
     Effect.orElseSucceed(response.text, () => ""),
     (text) => {
-      const first = Option.map(decodeCriteoError(text), (body) => body.errors[0])
+      const first = Option.map(decodeErrorBody(text), (body) => body.errors[0])
       const code = Option.flatMapNullable(first, (error) => error.code)
       const traceId = Option.flatMapNullable(first, (error) => error.traceId ?? error.traceIdentifier)
       const secrets = [sent.value]

@@ -12,6 +12,15 @@ const describeCause = (cause: unknown): string | undefined => {
 }
 
 /**
+ * What went wrong on the wire, from a platform error: its description and its cause's message and code
+ * (`ECONNREFUSED`), at most 300 characters; never the request (it holds secrets).
+ */
+export const describeTransport = (error: HttpClientError.HttpClientError): string => {
+  const detail = [error.description, describeCause(error.cause)].filter((part) => part !== undefined).join(": ")
+  return (detail.length > 0 ? detail : error.reason).slice(0, 300)
+}
+
+/**
  * Turns a platform error into a `TransportError` that keeps a short description and drops the rest:
  * a platform `RequestError` holds the request, whose body holds the client secret (token endpoint)
  * or whose headers hold the bearer token (API).
@@ -20,10 +29,9 @@ export const transportError = (
   endpoint: "token" | "api",
   error: HttpClientError.HttpClientError
 ): CriteoAuthError.TransportError => {
-  const detail = [error.description, describeCause(error.cause)].filter((part) => part !== undefined).join(": ")
   return new CriteoAuthError.TransportError({
     endpoint,
     reason: error._tag === "ResponseError" ? "Decode" : "Transport",
-    detail: (detail.length > 0 ? detail : error.reason).slice(0, 300)
+    detail: describeTransport(error)
   })
 }

@@ -5,14 +5,17 @@
  * a terminal, plain lines otherwise (on each change, and every few seconds) — and a summary at the end
  * (attempts, total time).
  */
+import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type { Scrubber } from "./output.js"
 
 /** @internal */
@@ -80,21 +83,11 @@ export const TrackerTag = Context.GenericTag<Tracker>("@criteo-auth/platform/Cri
 
 const hostOf = (url: string) => (URL.canParse(url) ? new URL(url).host : url)
 
-/** How long a 429 or 503 answer asks to wait (`Retry-After` seconds or date, `x-ratelimit-reset`). */
-const demandedWait = (response: HttpClientResponse.HttpClientResponse, now: number): number | undefined => {
-  const candidates: Array<number> = []
-  const retryAfter = response.headers["retry-after"]?.trim()
-  if (retryAfter !== undefined) {
-    if (/^\d+(\.\d+)?$/.test(retryAfter)) candidates.push(Number(retryAfter) * 1000)
-    else if (Number.isFinite(Date.parse(retryAfter))) candidates.push(Date.parse(retryAfter) - now)
-  }
-  const reset = response.headers["x-ratelimit-reset"]?.trim()
-  if (reset !== undefined && /^\d+(\.\d+)?$/.test(reset)) {
-    const n = Number(reset)
-    candidates.push(n >= 1_000_000_000 ? n * 1000 - now : n * 1000)
-  }
-  return candidates.length === 0 ? undefined : Math.max(0, ...candidates)
-}
+/** How long a 429 or 503 answer asks to wait, in milliseconds (core's parsing). */
+const demandedWait = (response: HttpClientResponse.HttpClientResponse, now: number): number | undefined =>
+  Option.getOrUndefined(
+    Option.map(CriteoHttpClient.retryAfter(response.headers, DateTime.unsafeMake(now)), Duration.toMillis)
+  )
 
 /**
  * The HTTP client of the session, reporting each attempt and its outcome to `tracker`, and each bearer

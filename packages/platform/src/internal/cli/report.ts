@@ -1,4 +1,5 @@
 import * as CriteoAuthError from "@criteo-auth/core/CriteoAuthError"
+import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Cause from "effect/Cause"
@@ -56,19 +57,6 @@ export const describeConfigError = (error: ConfigError.ConfigError): string => {
   return `Invalid configuration: ${parts.join("; ")}`
 }
 
-const describeTransport = (error: HttpClientError.HttpClientError): string => {
-  const cause = error.cause
-  const details: Array<string> = []
-  if (error.description !== undefined) details.push(error.description)
-  if (typeof cause === "object" && cause !== null) {
-    const message = (cause as { message?: unknown }).message
-    if (typeof message === "string" && message.length > 0) details.push(message)
-    const code = (cause as { code?: unknown }).code ?? (cause as { cause?: { code?: unknown } }).cause?.code
-    if (typeof code === "string" && !details.some((detail) => detail.includes(code))) details.push(code)
-  }
-  return details.length === 0 ? error.reason : details.join(": ").slice(0, 300)
-}
-
 const classify = (error: unknown): readonly [ExitCode, string] => {
   if (error instanceof UserError) return [error.code, error.sentence]
   if (ConfigError.isConfigError(error)) return [ExitCode.Configuration, describeConfigError(error)]
@@ -97,8 +85,14 @@ const classify = (error: unknown): readonly [ExitCode, string] => {
   if (HttpClientError.isHttpClientError(error)) {
     const target = `${error.request.method} ${error.request.url}`
     return error._tag === "RequestError"
-      ? [ExitCode.Network, `Could not reach the Criteo API (${target}): ${describeTransport(error)}`]
-      : [ExitCode.Network, `Could not read the answer of the Criteo API (${target}): ${describeTransport(error)}`]
+      ? [
+        ExitCode.Network,
+        `Could not reach the Criteo API (${target}): ${CriteoHttpClient.describeTransportFailure(error)}`
+      ]
+      : [
+        ExitCode.Network,
+        `Could not read the answer of the Criteo API (${target}): ${CriteoHttpClient.describeTransportFailure(error)}`
+      ]
   }
   return [ExitCode.Unexpected, `Unexpected error: ${String(error)}`]
 }

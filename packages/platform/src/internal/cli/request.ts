@@ -1,3 +1,4 @@
+import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Args from "@effect/cli/Args"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -7,7 +8,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Http from "node:http"
 import { text as readAll } from "node:stream/consumers"
 import { describeFileError, ExitCode, usage, UserError } from "./failure.js"
@@ -146,18 +146,9 @@ export const statusLine = (response: HttpClientResponse.HttpClientResponse) =>
 export const head = (response: HttpClientResponse.HttpClientResponse): string =>
   [statusLine(response), ...Object.entries(response.headers).map(([name, value]) => `${name}: ${value}`)].join("\n")
 
-const CriteoErrors = Schema.Struct({
-  errors: Schema.NonEmptyArray(Schema.Struct({
-    code: Schema.optional(Schema.String),
-    title: Schema.optional(Schema.String)
-  }))
-})
-
-const decodeCriteoErrors = Schema.decodeUnknownOption(Schema.parseJson(CriteoErrors))
-
 /** Criteo's own error code and title from an error body, when there is one. */
 const errorSummary = (body: string): string =>
-  Option.match(decodeCriteoErrors(body), {
+  Option.match(CriteoHttpClient.decodeErrorBody(body), {
     onNone: () => "",
     onSome: ({ errors: [first] }) => {
       const parts = [first.code, first.title === undefined ? undefined : JSON.stringify(first.title.slice(0, 120))]
@@ -166,13 +157,16 @@ const errorSummary = (body: string): string =>
     }
   })
 
+/** How long the 429 asks to wait (core's parsing), in whole seconds, for the message. */
 const rateLimitWait = (response: HttpClientResponse.HttpClientResponse) =>
-  Effect.map(DateTime.now, (now) => {
-    const reset = Number(response.headers["x-ratelimit-reset"])
-    if (!Number.isFinite(reset) || reset <= 0) return Option.none<Duration.Duration>()
-    const waitMillis = reset >= 1_000_000_000 ? reset * 1000 - DateTime.toEpochMillis(now) : reset * 1000
-    return Option.some(Duration.millis(Math.max(0, Math.ceil(waitMillis / 1000) * 1000)))
-  })
+  Effect.map(
+    DateTime.now,
+    (now) =>
+      Option.map(
+        CriteoHttpClient.retryAfter(response.headers, now),
+        (wait) => Duration.seconds(Math.ceil(Duration.toSeconds(wait)))
+      )
+  )
 
 /**
  * The failure for an API answer of 400 or more, as one sentence with Criteo's error code and title.

@@ -240,6 +240,28 @@ export const headline = (run: Pick<AdapterRun, "results">): Headline => {
 export const toJson = (report: RunReport): string =>
   `${JSON.stringify({ ...report, runs: report.runs.map((run) => ({ ...run, headline: headline(run) })) }, null, 2)}\n`
 
+/**
+ * The failed and errored cases of a run grouped by their first failing check (or, for an `ERROR`, the
+ * adapter's failure reason), largest group first: one root cause (wrong client authentication, a crash on a
+ * valid token response) reads as one line rather than as 20 failures under titles that point elsewhere.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const byFirstFailure = (
+  run: Pick<AdapterRun, "results">
+): ReadonlyArray<{ readonly cause: string; readonly ids: ReadonlyArray<string> }> => {
+  const groups = new Map<string, Array<string>>()
+  for (const r of run.results) {
+    if (r.status !== "fail" && r.status !== "error") continue
+    const cause = r.status === "error"
+      ? `ERROR ${(r.error ?? "").split("\n")[0].split(":")[0].slice(0, 80)}`
+      : r.checks.find((c) => !c.passed)?.name ?? "failed"
+    groups.set(cause, [...(groups.get(cause) ?? []), r.id])
+  }
+  return Array.from(groups, ([cause, ids]) => ({ cause, ids })).sort((a, b) => b.ids.length - a.ids.length)
+}
+
 const markdownCell = (text: string) =>
   // eslint-disable-next-line no-control-regex
   text.replace(/[\u0000-\u001F\u007F-\u009F]/g, " ").replace(/\|/g, "\\|").replace(/[<>]/g, (c) =>
@@ -276,6 +298,17 @@ export const toMarkdown = (report: RunReport, options: { readonly maxFailures?: 
     })
   ]
   for (const run of report.runs) {
+    const causes = byFirstFailure(run)
+    if (causes.length > 0) {
+      lines.push("", `### ${markdownCell(run.label)}: failures by first failing check`, "")
+      for (const { cause, ids } of causes) {
+        lines.push(
+          `- ${markdownCell(cause)} — ${ids.length}: ${
+            ids.slice(0, 12).map((id) => `\`${markdownCell(id)}\``).join(", ")
+          }${ids.length > 12 ? ", …" : ""}`
+        )
+      }
+    }
     const notPassed = run.results.filter((r) =>
       r.status === "fail" || r.status === "error" || r.status === "warn" || r.status === "xfail" || r.status === "xpass"
     )

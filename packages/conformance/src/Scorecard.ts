@@ -141,6 +141,7 @@ export const caseLine = (result: Report.CaseResult, style: Style): string => {
 export const adapterSummary = (run: Report.AdapterRun, style: Style): string => {
   const s = run.summary
   const headline = Report.headline(run)
+  const causes = Report.byFirstFailure(run)
   const counts: Array<Doc.Doc<Ansi.Ansi>> = [
     Doc.annotate(text(`${s.pass} passed`), Ansi.green),
     Doc.annotate(text(`${s.warn} warned`), s.warn > 0 ? Ansi.yellow : Ansi.blackBright),
@@ -162,6 +163,10 @@ export const adapterSummary = (run: Report.AdapterRun, style: Style): string => 
           `MUST (FAIL-grade) ${s.mustPassed}/${s.mustTotal} passed · SHOULD (WARN-grade) ${s.shouldPassed}/${s.shouldTotal} passed`
         )
       ]),
+      ...(causes.length === 0 ? [] : [text("  failures by first failing check:")]),
+      ...causes.slice(0, 8).map(({ cause, ids }) =>
+        text(`    ${ids.length} × ${truncate(cause, 90)}: ${truncate(ids.join(", "), 120)}`)
+      ),
       ...(run.unknownExpectations.length === 0
         ? []
         : [Doc.annotate(

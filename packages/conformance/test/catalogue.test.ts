@@ -324,6 +324,25 @@ describe("reports", () => {
     )
   })
 
+  it("failures are grouped by their first failing check: one root cause reads as one line", () => {
+    const generic = (id: string): Report.CaseResult => ({
+      ...result(id, "fail"),
+      checks: [
+        { name: "the call succeeds", passed: false, detail: "InvalidClientError" },
+        { name: "something specific", passed: false, detail: "x" }
+      ]
+    })
+    const run = report([generic("a"), generic("b"), generic("c"), result("d", "fail"), result("e", "pass")]).runs[0]
+    assert.deepStrictEqual(Report.byFirstFailure(run), [
+      { cause: "the call succeeds", ids: ["a", "b", "c"] },
+      { cause: "a check", ids: ["d"] }
+    ])
+    const summary = Scorecard.adapterSummary(run, { color: false })
+    assert.include(summary, "failures by first failing check:")
+    assert.include(summary, "3 × the call succeeds: a, b, c")
+    assert.include(Report.toMarkdown(report(run.results)), "- the call succeeds — 3: `a`, `b`, `c`")
+  })
+
   it("--summary-md: the headline and counts per adapter, then its failures with their first failing check", () => {
     const md = Report.toMarkdown(report([result("a", "pass"), result("b", "fail"), result("c", "xfail")]))
     const lines = md.split("\n")

@@ -74,7 +74,7 @@ const processesMatching = (marker: string) =>
 layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2) })(
   "adapters that misbehave",
   (it) => {
-    it.scoped("a well-behaved shell adapter passes, and its output is kept with the secret redacted", () =>
+    it.scoped("a shell adapter's output is kept with the secret redacted; printing the secret fails the case", () =>
       Effect.gen(function*() {
         const { result } = yield* runOne(
           shell(
@@ -85,7 +85,13 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
           ),
           { timeout: "20 seconds" }
         )
-        assert.strictEqual(result.verdict, "PASS", result.error)
+        // The case's own check passes; the leak check, which runs on every case, finds the secret on stderr.
+        assert.strictEqual(result.verdict, "FAIL", result.error)
+        assert.deepStrictEqual(result.checks.map((c) => [c.name, c.passed]), [
+          ["the call succeeds", true],
+          ["no secret, code or token in the client's output or errors", false]
+        ])
+        assert.include(result.checks[1].detail, "the client secret in stderr line")
         // stdout and stderr are two pipes: their lines interleave in any order
         assert.deepStrictEqual(result.output.map((l) => `${l.stream}: ${l.text}`).sort(), [
           "stderr: starting with <redacted: client_secret>",

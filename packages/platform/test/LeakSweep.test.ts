@@ -85,11 +85,11 @@ const env = () => ({
 
 /** Each run, and what its stderr must say (so the run reached the server and the error path). */
 const runs: ReadonlyArray<[Mode, ReadonlyArray<string>, RegExp]> = [
-  ["token-echo", ["token", "--log-level", "all"], /invalid_request/],
-  ["token-type-echo", ["token", "--log-level", "all"], /token_type/],
-  ["api-403-echo", ["request", "GET", "/advertisers/me", "--log-level", "all"], /403/],
-  ["api-401-echo", ["request", "GET", "/advertisers/me", "--log-level", "all"], /401/],
-  ["api-500-echo", ["request", "GET", "/advertisers/me", "--log-level", "all"], /500/]
+  ["token-echo", ["token", "--log-level", "all", "--no-cache"], /invalid_request/],
+  ["token-type-echo", ["token", "--log-level", "all", "--no-cache"], /token_type/],
+  ["api-403-echo", ["request", "GET", "/advertisers/me", "--log-level", "all", "--no-cache"], /403/],
+  ["api-401-echo", ["request", "GET", "/advertisers/me", "--log-level", "all", "--no-cache"], /401/],
+  ["api-500-echo", ["request", "GET", "/advertisers/me", "--log-level", "all", "--no-cache"], /500/]
 ]
 
 describe("leak sweep: the CLI at --log-level all against a server echoing every secret", () => {

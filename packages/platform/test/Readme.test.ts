@@ -8,6 +8,7 @@ import { assert, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Cli from "./utils/cli.js"
@@ -66,7 +67,11 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         clientSecret: "demo-secret",
         tokenScript: [{ status: 429, headers: { "retry-after": "2" }, body: { error: "rate_limited" } }]
       })
-      const env: Record<string, string> = {}
+      // A cache of its own: the CLI keeps tokens in $XDG_CACHE_HOME/criteo-auth, and a token left by an
+      // earlier run would skip the token request (and the 429) the transcript shows.
+      const env: Record<string, string> = {
+        XDG_CACHE_HOME: fs.mkdtempSync(path.join(os.tmpdir(), "criteo-auth-readme-"))
+      }
       const all = steps()
       assert.isAtLeast(all.filter((step) => step.command.startsWith("criteo-auth ")).length, 4)
       for (const step of all) {

@@ -2,10 +2,10 @@
  * End to end: the platform's `criteo-auth` command-line tool, run as a subprocess as users run it,
  * against the simulator. Success, each failure category with its exit code, and no secret printed.
  */
-import { CriteoSimulator, Fault } from "@criteo-auth/conformance"
+import { CriteoSimulator, Fault, SimulatorConsents } from "@criteo-auth/conformance"
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect } from "effect"
-import { execFile } from "node:child_process"
+import { Duration, Effect, Redacted } from "effect"
+import { execFile, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
@@ -33,6 +33,35 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
       (error, stdout, stderr) =>
         resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
     )
+    return Effect.sync(() => child.kill())
+  })
+
+/** Runs `criteo-auth consent ...`, answering its link as a person would: the consent page's redirect, pasted. */
+const consent = (_sim: CriteoSimulator.Service, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.async<Result>((resume) => {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", tsx, bin, "consent", ...args], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env }
+    })
+    let stdout = ""
+    let stderr = ""
+    let answered = false
+    const timer = setTimeout(() => child.kill(), 60_000)
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk)
+      const link = /^(http\S+\/request\?\S+)$/m.exec(stdout)?.[1]
+      if (link === undefined || answered) return
+      answered = true
+      // the person: opens the link; the consent page redirects; they paste the URL they land on
+      fetch(link, { redirect: "manual" }).then(
+        (response) => child.stdin.end(`${response.headers.get("location") ?? ""}\n`),
+        () => child.stdin.end("\n")
+      )
+    })
+    child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code: code ?? 1, stdout, stderr }))
+    })
     return Effect.sync(() => child.kill())
   })
 
@@ -108,6 +137,42 @@ layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeo
           assert.strictEqual((yield* sim.tokenRequests({ clientId })).length, 2)
         }),
       60_000
+    )
+
+    it.effect(
+      "consent, then request --account: the refresh token kept in the cache, the account's advertiser",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* fresh
+          const clientId = CriteoSimulator.clientId("cli-consent")
+          const env = envFor(sim, clientId)
+          const connected = yield* consent(sim, [
+            "--account",
+            "acme",
+            "--redirect-uri",
+            "https://app.example.com/criteo/callback",
+            "--consent-url",
+            `${sim.baseUrl}/request`
+          ], env)
+          assert.strictEqual(connected.code, 0, connected.stderr)
+          assert.include(connected.stderr, "Connected account \"acme\"")
+          const me = yield* cli(["request", "--account", "acme", "GET", "/advertisers/me"], env)
+          assert.strictEqual(me.code, 0, me.stderr)
+          assert.strictEqual(JSON.parse(me.stdout).data[0].id, "200001")
+          // one token request: the code exchange; the request used the cached token
+          const stats = yield* SimulatorConsents.stats(sim, { clientId })
+          assert.deepStrictEqual(stats.byConsent, { acme: 1 })
+          const tokens = yield* sim.tokenRequests({ clientId })
+          const secrets = tokens.flatMap((t) => [t.issuedAccessToken, t.issuedRefreshToken])
+            .flatMap((secret) => secret === undefined ? [] : [Redacted.value(secret)])
+          assertNoSecret(connected, ...secrets, "code.acme")
+          assertNoSecret(me, ...secrets)
+          // an account never connected: a clear sentence, not a crash
+          const unknown = yield* cli(["request", "--account", "globex", "GET", "/advertisers/me"], env)
+          assert.notStrictEqual(unknown.code, 0)
+          assert.include(unknown.stderr, "criteo-auth consent --account globex")
+        }),
+      120_000
     )
 
     it.effect("request: an authenticated call, pretty JSON on stdout", () =>

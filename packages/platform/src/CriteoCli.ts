@@ -29,6 +29,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as CriteoConfig from "./CriteoConfig.js"
+import * as Consent from "./internal/cli/consent.js"
 import * as Failure from "./internal/cli/failure.js"
 import * as Help from "./internal/cli/help.js"
 import * as Output from "./internal/cli/output.js"
@@ -313,6 +314,45 @@ const requestCommand = Command.make(
 )
 
 // -----------------------------------------------------------------------------
+// criteo-auth consent --account NAME --redirect-uri URI
+// -----------------------------------------------------------------------------
+
+const consentCommand = Command.make(
+  "consent",
+  {
+    settings: Settings.options,
+    account: Options.text("account").pipe(
+      Options.withDescription("The name to keep the account under (then: criteo-auth request --account NAME)."),
+      Options.withPseudoName("NAME")
+    ),
+    redirectUri: Options.text("redirect-uri").pipe(
+      Options.withDescription("One of the app's registered redirect URIs (Criteo requires HTTPS)."),
+      Options.withPseudoName("URI")
+    ),
+    pkce: Options.boolean("pkce").pipe(Options.withDescription("Add a PKCE challenge (apps with PKCE enabled).")),
+    consentUrl: Options.text("consent-url").pipe(
+      Options.withDescription("Another consent page than https://consent.criteo.com/request (a simulator)."),
+      Options.withPseudoName("URL"),
+      Options.optional
+    )
+  },
+  (args) => Consent.run(args)
+).pipe(
+  Command.withDescription(
+    HelpDoc.blocks([
+      HelpDoc.p(
+        "Connect an account of an authorization_code app: prints Criteo's consent link, then reads the URL the " +
+          "consent page redirected to (or its code) from stdin, checks its state, exchanges the code and keeps " +
+          "the refresh token, encrypted, in the token cache."
+      ),
+      Help.examples([
+        "criteo-auth consent --account acme --redirect-uri https://app.example.com/criteo/callback"
+      ])
+    ])
+  )
+)
+
+// -----------------------------------------------------------------------------
 // the tool
 // -----------------------------------------------------------------------------
 
@@ -340,7 +380,7 @@ const rootCommand = Command.make(
       ])
     ])
   ),
-  Command.withSubcommands([tokenCommand, requestCommand])
+  Command.withSubcommands([tokenCommand, requestCommand, consentCommand])
 )
 
 /**

@@ -8,8 +8,11 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Cli from "./utils/cli.js"
 
 vi.setConfig({ testTimeout: 180_000 })
@@ -80,7 +83,9 @@ const env = () => ({
   CRITEO_CLIENT_SECRET: SECRET,
   CRITEO_REFRESH_TOKEN: REFRESH,
   CRITEO_TOKEN_URL: `${url}/oauth2/token`,
-  CRITEO_API_URL: url
+  CRITEO_API_URL: url,
+  // a token cache of its own per run: a token cached by an earlier run would skip the token endpoint
+  XDG_CACHE_HOME: Fs.mkdtempSync(Path.join(Os.tmpdir(), "criteo-leak-sweep-"))
 })
 
 /** Each run, and what its stderr must say (so the run reached the server and the error path). */

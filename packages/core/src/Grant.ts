@@ -95,6 +95,18 @@ export const Grant: Schema.Union<[typeof ClientCredentials, typeof Authorization
  */
 export type GrantType = Grant["grantType"]
 
+/**
+ * The grant types, in one list (configuration choices and CLI flags derive theirs from it).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const grantTypes: readonly ["client_credentials", "authorization_code", "refresh_token"] = [
+  "client_credentials",
+  "authorization_code",
+  "refresh_token"
+] as const satisfies ReadonlyArray<GrantType>
+
 const secret = (value: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
   Redacted.isRedacted(value) ? value : Redacted.make(value)
 

@@ -291,7 +291,7 @@ const absoluteUrl = (name: string): Config.Config<string> =>
     name
   )
 
-const grantTypes = ["client_credentials", "authorization_code", "refresh_token"] as const
+const grantTypes = Grant.grantTypes
 
 const GRANT_TYPE_REQUIREMENTS = "authorization_code needs CRITEO_AUTHORIZATION_CODE and CRITEO_REDIRECT_URI, " +
   "refresh_token needs CRITEO_REFRESH_TOKEN"

@@ -6,6 +6,7 @@
  * same validation and the same messages.
  */
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
+import * as Grant from "@criteo-auth/core/Grant"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -70,7 +71,7 @@ export const settings = {
     variable: v.grantType,
     flag: "grant-type",
     kind: "choice",
-    choices: ["client_credentials", "authorization_code", "refresh_token"],
+    choices: Grant.grantTypes,
     description: `The OAuth grant (overrides ${v.grantType}). Inferred when not set: refresh_token with a refresh ` +
       "token, authorization_code with a code, client_credentials otherwise."
   },

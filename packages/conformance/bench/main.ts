@@ -22,7 +22,7 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageDir = Path.resolve(here, "..")
 const repositoryRoot = Path.resolve(packageDir, "../..")
 
-const all: ReadonlyArray<Figure> = ["hot-path", "users", "stampede", "storm", "day", "memory", "simulator"]
+const all: ReadonlyArray<Figure> = ["hot-path", "users", "stampede", "storm", "day", "memory", "simulator", "fleet"]
 
 const args = process.argv.slice(2).filter((arg) => arg !== "--")
 const quick = args.includes("--quick")

@@ -9,6 +9,7 @@
  */
 import * as Fs from "node:fs"
 import * as Day from "./figures/day.js"
+import * as Fleet from "./figures/fleet.js"
 import * as HotPath from "./figures/hotPath.js"
 import * as Memory from "./figures/memory.js"
 import * as Simulator from "./figures/simulator.js"
@@ -29,7 +30,22 @@ const figures = {
     Memory.run(
       quick ? { ...Memory.defaults, requests: 20_000, refreshes: 200, warmupRequests: 5_000 } : Memory.defaults
     ),
-  simulator: (quick: boolean) => Simulator.run(quick ? { ...Simulator.defaults, runs: 1 } : Simulator.defaults)
+  simulator: (quick: boolean) => Simulator.run(quick ? { ...Simulator.defaults, runs: 1 } : Simulator.defaults),
+  fleet: (quick: boolean) =>
+    Fleet.run(
+      quick
+        ? {
+          ...Fleet.defaults,
+          processes: 3,
+          callers: 100,
+          outageProcesses: 2,
+          outageMs: 4_000,
+          dayProcesses: 2,
+          dayIntervalSeconds: 600,
+          hotRounds: 3
+        }
+        : Fleet.defaults
+    )
 } as const
 
 export type Figure = keyof typeof figures

@@ -2,6 +2,7 @@
  * The table `pnpm bench` prints and the README shows, from the figures' results.
  */
 import type * as Day from "../figures/day.js"
+import type * as Fleet from "../figures/fleet.js"
 import type * as HotPath from "../figures/hotPath.js"
 import type * as Memory from "../figures/memory.js"
 import type * as Simulator from "../figures/simulator.js"
@@ -17,6 +18,7 @@ export interface Figures {
   readonly day?: Day.Result | undefined
   readonly memory?: Memory.Result | undefined
   readonly simulator?: Simulator.Result | undefined
+  readonly fleet?: Fleet.Result | undefined
 }
 
 export interface Machine {
@@ -53,6 +55,7 @@ export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
   const storm = figures.storm
   const day = figures.day
   const memory = figures.memory
+  const fleet = figures.fleet
   const failedHot = hot !== undefined && hot.failures > 0
   const users = figures.users
   const secondHalf = memory === undefined ? undefined : secondHalfPercent(memory)
@@ -124,6 +127,35 @@ export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
       value: memory?.growthPercent,
       target: "—",
       met: undefined
+    },
+    {
+      figure: "fleet stampede token requests",
+      value: fleet?.stampede.withStore.tokenRequests,
+      target: "1",
+      met: fleet === undefined
+        ? undefined
+        : fleet.stampede.withStore.tokenRequests === 1 && fleet.stampede.withStore.failed === 0
+    },
+    {
+      figure: "fleet outage failed calls",
+      value: fleet?.outage.withStore.failed,
+      target: "0",
+      met: fleet === undefined ? undefined : fleet.outage.withStore.failed === 0
+    },
+    {
+      figure: "fleet day token requests",
+      value: fleet?.day?.withStore.tokenRequests,
+      target: "≤ 101",
+      met: fleet?.day === undefined
+        ? undefined
+        : fleet.day.withStore.tokenRequests <= 101 && fleet.day.withStore.failed === 0 &&
+          fleet.day.withStore.expiredSent === 0
+    },
+    {
+      figure: "fleet hot-path ratio",
+      value: fleet?.hotPathRatio.median,
+      target: "≥ 0.97",
+      met: fleet === undefined ? undefined : fleet.hotPathRatio.median >= 0.97 && fleet.hotPathFailures === 0
     }
   ]
 }
@@ -335,6 +367,62 @@ export const table = (figures: Figures): string => {
       na,
       na,
       na
+    ])
+  }
+
+  const fleet = figures.fleet
+  if (fleet !== undefined) {
+    const { outage, stampede } = fleet
+    rows.push([
+      `7. Fleet cold stampede, ${fleet.processes} processes × ${
+        int(fleet.callers)
+      } concurrent first calls: token requests with the Redis store (without it, same run)`,
+      `**${int(stampede.withStore.tokenRequests)}** (without: ${int(stampede.withoutStore.tokenRequests)})${
+        stampede.withStore.failed > 0 ? `, ${int(stampede.withStore.failed)} failed` : ""
+      }`,
+      na,
+      na,
+      `1 (against ${fleet.processes})`,
+      met("fleet stampede token requests")
+    ])
+    rows.push([
+      `7. … Redis outage, ${fleet.outageProcesses} processes calling for ${
+        seconds(fleet.outageMs)
+      } (SIGSTOP, tokens revoked, SIGKILL, revoked again): failed calls`,
+      `**${int(outage.withStore.failed)}** of ${int(outage.withStore.calls)}, ${
+        int(outage.withStore.tokenRequests)
+      } token requests (without the store: ${int(outage.withoutStore.failed)} of ${int(outage.withoutStore.calls)}, ${
+        int(outage.withoutStore.tokenRequests)
+      })`,
+      na,
+      na,
+      "0",
+      met("fleet outage failed calls")
+    ])
+    if (fleet.day !== undefined) {
+      const day = fleet.day
+      rows.push([
+        `7. … simulated day of ${fleet.dayProcesses} providers (own state and Redis connection each, one TestClock), a call from each every ${fleet.dayIntervalSeconds} s: token requests (expired tokens sent)`,
+        `**${int(day.withStore.tokenRequests)}** (${int(day.withStore.expiredSent)}${
+          day.withStore.failed > 0 ? `, ${int(day.withStore.failed)} failed` : ""
+        }; without the store: ${int(day.withoutStore.tokenRequests)} (${int(day.withoutStore.expiredSent)}))`,
+        na,
+        na,
+        `≤ 101 (against ~${fleet.dayProcesses} × 96)`,
+        met("fleet day token requests")
+      ])
+    }
+    rows.push([
+      `7. … hot path with the Redis store configured ÷ without (median of ${fleet.hotRounds} ABBA rounds of ${
+        int(fleet.hotRequests)
+      } calls)`,
+      `**${fleet.hotPathRatio.median.toFixed(3)}** (rounds ${fleet.hotPathRatio.min.toFixed(2)}–${
+        fleet.hotPathRatio.max.toFixed(2)
+      })`,
+      na,
+      na,
+      "≥ 0.97",
+      met("fleet hot-path ratio")
     ])
   }
 

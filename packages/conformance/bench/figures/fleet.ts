@@ -190,8 +190,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const stampede = async (options: Options, server: Loopback.Loopback, withStore: boolean): Promise<Side> => {
   const redis = withStore ? await Redis.start() : undefined
-  const workers = await fleet(options.processes, server, redis)
+  let workers: ReadonlyArray<Worker> = []
   try {
+    workers = await fleet(options.processes, server, redis)
     await server.reset(options.tokenLatencyMs)
     const answers = await broadcast(workers, { cmd: "tokens", n: options.callers })
     const side = sum(answers, (await server.stats()).tokenRequests)
@@ -209,8 +210,9 @@ const stampede = async (options: Options, server: Loopback.Loopback, withStore: 
 
 const outage = async (options: Options, server: Loopback.Loopback, withStore: boolean): Promise<Side> => {
   const redis = withStore ? await Redis.start() : undefined
-  const workers = await fleet(options.outageProcesses, server, redis, options.storeTimeoutMs)
+  let workers: ReadonlyArray<Worker> = []
   try {
+    workers = await fleet(options.outageProcesses, server, redis, options.storeTimeoutMs)
     await server.reset(options.tokenLatencyMs)
     // every process has its token (from the store, or its own) before the outage
     await broadcast(workers, { cmd: "tokens", n: 10 })

@@ -5,6 +5,7 @@
  *   pnpm bench                     all figures (about 5 minutes on 2 cores)
  *   pnpm bench --only storm,day    some of them (the JSON keeps the others from the last run)
  *   pnpm bench --quick             small versions, to try the code: written to .bench/quick.json
+ *   pnpm bench --only soak --soak-seconds 60   the soak figure for 60 s (default 180 s)
  *
  * The root script compiles core first (`tsc -b packages/core/tsconfig.src.json`): the figures load
  * core's compiled `dist/`, the code users run. (Loaded from `src/` through tsx, every closure core
@@ -22,7 +23,17 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageDir = Path.resolve(here, "..")
 const repositoryRoot = Path.resolve(packageDir, "../..")
 
-const all: ReadonlyArray<Figure> = ["hot-path", "users", "stampede", "storm", "day", "memory", "simulator", "fleet"]
+const all: ReadonlyArray<Figure> = [
+  "hot-path",
+  "users",
+  "stampede",
+  "storm",
+  "day",
+  "memory",
+  "simulator",
+  "fleet",
+  "soak"
+]
 
 const args = process.argv.slice(2).filter((arg) => arg !== "--")
 const quick = args.includes("--quick")
@@ -31,6 +42,12 @@ const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? "").split(",").filter((nam
 const unknown = (only ?? []).filter((name) => !all.includes(name as Figure))
 if (unknown.length > 0) {
   process.stderr.write(`unknown figure(s): ${unknown.join(", ")}; figures: ${all.join(", ")}\n`)
+  process.exit(2)
+}
+const soakIndex = args.indexOf("--soak-seconds")
+const soakSeconds = soakIndex >= 0 ? Number(args[soakIndex + 1]) : undefined
+if (soakSeconds !== undefined && !(Number.isFinite(soakSeconds) && soakSeconds > 0)) {
+  process.stderr.write(`--soak-seconds wants a positive number of seconds, got ${args[soakIndex + 1] ?? "nothing"}\n`)
   process.exit(2)
 }
 const selected = all.filter((name) => only === undefined || only.includes(name))
@@ -63,7 +80,16 @@ const runFigure = (figure: Figure): Promise<unknown> =>
     const file = Path.join(Os.tmpdir(), `criteo-bench-${process.pid}-${figure}.json`)
     const child = ChildProcess.spawn(
       process.execPath,
-      ["--expose-gc", "--import", "tsx", Path.join(here, "run.ts"), figure, file, ...(quick ? ["--quick"] : [])],
+      [
+        "--expose-gc",
+        "--import",
+        "tsx",
+        Path.join(here, "run.ts"),
+        figure,
+        file,
+        ...(quick ? ["--quick"] : []),
+        ...(soakSeconds === undefined ? [] : [`--soak-seconds=${soakSeconds}`])
+      ],
       { cwd: packageDir, stdio: ["ignore", "inherit", "inherit"] }
     )
     child.once("error", reject)

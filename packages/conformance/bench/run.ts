@@ -1,7 +1,7 @@
 /**
  * Runs one figure in this process and writes its result as JSON:
  *
- *   node --expose-gc --import tsx bench/run.ts FIGURE OUTPUT.json [--quick]
+ *   node --expose-gc --import tsx bench/run.ts FIGURE OUTPUT.json [--quick] [--soak-seconds=N]
  *
  * `main.ts` runs each figure this way, in a fresh process, so that no figure inherits another's heap,
  * JIT state or open sockets. `--quick` runs a small version of the figure, to try the code, not to
@@ -13,6 +13,7 @@ import * as Fleet from "./figures/fleet.js"
 import * as HotPath from "./figures/hotPath.js"
 import * as Memory from "./figures/memory.js"
 import * as Simulator from "./figures/simulator.js"
+import * as Soak from "./figures/soak.js"
 import * as Stampede from "./figures/stampede.js"
 import * as Storm from "./figures/storm.js"
 import * as Users from "./figures/users.js"
@@ -45,8 +46,19 @@ const figures = {
           hotRounds: 3
         }
         : Fleet.defaults
-    )
+    ),
+  soak: (quick: boolean) =>
+    Soak.run({
+      ...Soak.defaults,
+      ...(quick ? { durationSeconds: 20, warmupSeconds: 5 } : {}),
+      ...(soakSeconds === undefined ? {} : { durationSeconds: soakSeconds })
+    })
 } as const
+
+/** `--soak-seconds=N`: the soak's duration (after its warm-up), default 180 s (20 s with `--quick`). */
+const soakSeconds = ((value) => value === undefined ? undefined : Number(value))(
+  process.argv.find((arg) => arg.startsWith("--soak-seconds="))?.slice("--soak-seconds=".length)
+)
 
 export type Figure = keyof typeof figures
 

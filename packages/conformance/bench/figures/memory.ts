@@ -57,7 +57,7 @@ const spaces = (): Record<string, number> =>
   Object.fromEntries(V8.getHeapSpaceStatistics().map((space) => [space.space_name, space.space_used_size]))
 
 /** Full collections until the heap stops shrinking (at most 10), between turns of the event loop. */
-const settledHeap = async (): Promise<number> => {
+export const settledHeap = async (): Promise<number> => {
   const gc = globalThis.gc
   if (gc === undefined) throw new Error("the memory figure needs node --expose-gc")
   let last = Number.POSITIVE_INFINITY

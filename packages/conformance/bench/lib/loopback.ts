@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url"
 
 export interface ServerStats {
   readonly tokenRequests: number
+  /** Token requests answered with a token (the others failed on purpose: `tokenFailures`). */
+  readonly tokensIssued: number
+  readonly tokenFailures: number
   readonly apiRequests: number
+  /** API requests whose bearer token, issued by this server since the last reset, had expired. */
+  readonly expiredSent: number
   readonly unauthorized: number
   readonly revoked: number
   readonly issued: number
@@ -20,8 +25,15 @@ export interface Loopback {
   /** `http://127.0.0.1:<port>` */
   readonly baseUrl: string
   readonly tokenUrl: string
-  /** Counters to zero and revocations forgotten; the token endpoint then takes `tokenLatencyMs`. */
-  readonly reset: (tokenLatencyMs: number) => Promise<void>
+  /**
+   * Counters to zero and revocations forgotten; the token endpoint then takes `tokenLatencyMs`, issues
+   * tokens of `tokenLifetimeSeconds` (default 900) and fails `tokenFailurePercent` of its requests
+   * (default 0; half 503s, half connection resets).
+   */
+  readonly reset: (
+    tokenLatencyMs: number,
+    faults?: { readonly tokenLifetimeSeconds?: number; readonly tokenFailurePercent?: number }
+  ) => Promise<void>
   /** Refuses, from now on, every token issued so far. */
   readonly revoke: () => Promise<number>
   /** Closes every pooled client connection (from the server side). */
@@ -78,8 +90,13 @@ export const start = (): Promise<Loopback> =>
       resolve({
         baseUrl,
         tokenUrl: `${baseUrl}/oauth2/token`,
-        reset: async (tokenLatencyMs) => {
-          await control(port, `/__control/reset?tokenLatencyMs=${tokenLatencyMs}`)
+        reset: async (tokenLatencyMs, faults) => {
+          const lifetime = faults?.tokenLifetimeSeconds ?? 900
+          const failures = faults?.tokenFailurePercent ?? 0
+          await control(
+            port,
+            `/__control/reset?tokenLatencyMs=${tokenLatencyMs}&tokenLifetimeSeconds=${lifetime}&tokenFailurePercent=${failures}`
+          )
         },
         revoke: async () => ((await control(port, "/__control/revoke")) as { revoked: number }).revoked,
         disconnect: async () => {

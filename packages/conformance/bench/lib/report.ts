@@ -6,6 +6,7 @@ import type * as Fleet from "../figures/fleet.js"
 import type * as HotPath from "../figures/hotPath.js"
 import type * as Memory from "../figures/memory.js"
 import type * as Simulator from "../figures/simulator.js"
+import type * as Soak from "../figures/soak.js"
 import type * as Stampede from "../figures/stampede.js"
 import type * as Storm from "../figures/storm.js"
 import type * as Users from "../figures/users.js"
@@ -19,6 +20,7 @@ export interface Figures {
   readonly memory?: Memory.Result | undefined
   readonly simulator?: Simulator.Result | undefined
   readonly fleet?: Fleet.Result | undefined
+  readonly soak?: Soak.Result | undefined
 }
 
 export interface Machine {
@@ -56,6 +58,7 @@ export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
   const day = figures.day
   const memory = figures.memory
   const fleet = figures.fleet
+  const soak = figures.soak
   const failedHot = hot !== undefined && hot.failures > 0
   const users = figures.users
   const secondHalf = memory === undefined ? undefined : secondHalfPercent(memory)
@@ -156,6 +159,30 @@ export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
       value: fleet?.hotPathRatio.median,
       target: "≥ 0.97",
       met: fleet === undefined ? undefined : fleet.hotPathRatio.median >= 0.97 && fleet.hotPathFailures === 0
+    },
+    {
+      figure: "soak failed calls",
+      value: soak?.failed,
+      target: "0",
+      met: soak === undefined ? undefined : soak.failed === 0
+    },
+    {
+      figure: "soak expired tokens sent",
+      value: soak?.expiredSent,
+      target: "0",
+      met: soak === undefined ? undefined : soak.expiredSent === 0
+    },
+    {
+      figure: "soak tokens issued",
+      value: soak?.tokensIssued,
+      target: "≤ the design bound",
+      met: soak === undefined ? undefined : soak.tokensIssued <= soak.designBoundTokens
+    },
+    {
+      figure: "soak heap growth %, second half",
+      value: soak?.secondHalfGrowthPercent,
+      target: "< 1 %",
+      met: soak === undefined ? undefined : soak.secondHalfGrowthPercent < 1
     }
   ]
 }
@@ -423,6 +450,52 @@ export const table = (figures: Figures): string => {
       na,
       "≥ 0.97",
       met("fleet hot-path ratio")
+    ])
+  }
+
+  const soak = figures.soak
+  if (soak !== undefined) {
+    rows.push([
+      `8. Soak, ${
+        seconds(soak.totalSeconds * 1000)
+      } (${soak.warmupSeconds} s warm-up included) of CriteoNode.layer, ${soak.callers} callers, against ${soak.tokenLifetimeSeconds} s tokens and a token endpoint failing ${soak.tokenFailurePercent} % of requests (503s, resets): failed calls`,
+      `**${int(soak.failed)}** of ${int(soak.calls)}${
+        soak.firstFailure === undefined ? "" : ` (first: ${soak.firstFailure})`
+      }`,
+      na,
+      na,
+      "0",
+      met("soak failed calls")
+    ])
+    rows.push([
+      "8. … expired tokens sent (the server checks each bearer against its expiry)",
+      int(soak.expiredSent),
+      na,
+      na,
+      "0",
+      met("soak expired tokens sent")
+    ])
+    rows.push([
+      `8. … token requests: tokens issued (requests in all, failed on purpose) against the minimum total / (lifetime − lead ${soak.leadSeconds} s) + 1`,
+      `**${int(soak.tokensIssued)}** (${int(soak.tokenRequests)}, ${
+        int(soak.tokenFailures)
+      } failed); minimum ${soak.minimumTokens}, design bound with the refresh jitter ${soak.designBoundTokens}`,
+      na,
+      na,
+      `≤ ${soak.designBoundTokens}`,
+      met("soak tokens issued")
+    ])
+    rows.push([
+      "8. … heap after GC at the end of the warm-up → halfway → end: growth in the second half",
+      `${mib(soak.heapStartBytes)} → ${mib(soak.heapHalfwayBytes)} → ${mib(soak.heapEndBytes)}: first half ${
+        soak.firstHalfGrowthPercent >= 0 ? "+" : ""
+      }${soak.firstHalfGrowthPercent.toFixed(2)} %, second half ${soak.secondHalfGrowthPercent >= 0 ? "+" : ""}${
+        soak.secondHalfGrowthPercent.toFixed(2)
+      } %`,
+      na,
+      na,
+      "< 1 % (second half)",
+      met("soak heap growth %, second half")
     ])
   }
 

@@ -3,9 +3,12 @@
  * share the client's event loop (on two cores, an in-process server would hide the client's overhead):
  *
  * - `POST /oauth2/token`: a Criteo-like token endpoint. It reads the form, waits `tokenLatencyMs`, and
- *   issues a new 900 s bearer token each time.
+ *   issues a new bearer token each time, valid `tokenLifetimeSeconds` (default 900). With
+ *   `tokenFailurePercent` set (the soak figure), that share of token requests fails at random, half with
+ *   a 503 and half with a connection reset.
  * - any other path: the API. A request without a token, or with any token the server has not revoked,
- *   gets 200 and a small JSON body; a revoked token gets Criteo's 401.
+ *   gets 200 and a small JSON body; a revoked token gets Criteo's 401, and so does a token the server
+ *   issued that has expired (counted as `expiredSent`).
  * - `/__control/*`: counters, configuration, revocation, and closing every connection between trials.
  *
  * Run as `node --import tsx bench/lib/server.ts`: it listens on 127.0.0.1, on a free port, and prints
@@ -16,17 +19,33 @@ import type * as Net from "node:net"
 
 interface Settings {
   tokenLatencyMs: number
+  tokenLifetimeSeconds: number
+  tokenFailurePercent: number
 }
 
-const settings: Settings = { tokenLatencyMs: 0 }
-const stats = { tokenRequests: 0, apiRequests: 0, unauthorized: 0, revoked: 0 }
+const settings: Settings = { tokenLatencyMs: 0, tokenLifetimeSeconds: 900, tokenFailurePercent: 0 }
+const stats = {
+  tokenRequests: 0,
+  tokensIssued: 0,
+  tokenFailures: 0,
+  apiRequests: 0,
+  unauthorized: 0,
+  revoked: 0,
+  expiredSent: 0
+}
 const issued = new Set<string>()
+/** When each token issued since the last reset expires (epoch ms). */
+const expiries = new Map<string, number>()
 const revoked = new Set<string>()
 let serial = 0
 
 const apiBody = JSON.stringify({ data: { id: "42", type: "Advertiser", attributes: { name: "bench" } } })
 const unauthorizedBody = JSON.stringify({
   errors: [{ traceId: "bench", type: "authorization", code: "authorization-token-invalid", title: "Token revoked" }]
+})
+
+const expiredBody = JSON.stringify({
+  errors: [{ traceId: "bench", type: "authorization", code: "authorization-token-expired", title: "Token expired" }]
 })
 
 const send = (response: Http.ServerResponse, status: number, body: string) => {
@@ -49,14 +68,31 @@ const token = async (request: Http.IncomingMessage, response: Http.ServerRespons
   const form = new URLSearchParams(await readBody(request))
   stats.tokenRequests++
   if (settings.tokenLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.tokenLatencyMs))
+  if (settings.tokenFailurePercent > 0 && Math.random() * 100 < settings.tokenFailurePercent) {
+    stats.tokenFailures++
+    if (Math.random() < 0.5) return void request.socket.destroy()
+    return send(response, 503, JSON.stringify({ error: "temporarily_unavailable" }))
+  }
   const value = `bench.${++serial}.${form.get("client_id") ?? "anonymous"}.${Date.now().toString(36)}`
   issued.add(value)
-  send(response, 200, JSON.stringify({ access_token: value, token_type: "Bearer", expires_in: 900 }))
+  stats.tokensIssued++
+  expiries.set(value, Date.now() + settings.tokenLifetimeSeconds * 1000)
+  send(
+    response,
+    200,
+    JSON.stringify({ access_token: value, token_type: "Bearer", expires_in: settings.tokenLifetimeSeconds })
+  )
 }
 
 const api = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
   stats.apiRequests++
   const authorization = request.headers.authorization
+  const expiresAt = authorization === undefined ? undefined : expiries.get(authorization.slice("Bearer ".length))
+  if (expiresAt !== undefined && Date.now() >= expiresAt) {
+    stats.expiredSent++
+    request.resume()
+    return send(response, 401, expiredBody)
+  }
   if (authorization !== undefined && revoked.has(authorization.slice("Bearer ".length))) {
     stats.unauthorized++
     // drain the (empty) request body so the connection stays reusable
@@ -84,13 +120,14 @@ const control = (url: string, request: Http.IncomingMessage, response: Http.Serv
     case "/__control/stats":
       return send(response, 200, JSON.stringify({ ...stats, issued: issued.size, connections: connections.size }))
     case "/__control/reset": {
-      // counters to zero, revocations forgotten, latency set; the tokens stay valid
-      stats.tokenRequests = 0
-      stats.apiRequests = 0
-      stats.unauthorized = 0
-      stats.revoked = 0
+      // counters to zero, revocations forgotten, latency, lifetime and failure share set; the tokens
+      // issued before stay valid (their expiries are forgotten)
+      for (const key of Object.keys(stats) as Array<keyof typeof stats>) stats[key] = 0
       revoked.clear()
+      expiries.clear()
       settings.tokenLatencyMs = Number(searchParams.get("tokenLatencyMs") ?? 0)
+      settings.tokenLifetimeSeconds = Number(searchParams.get("tokenLifetimeSeconds") ?? 900)
+      settings.tokenFailurePercent = Number(searchParams.get("tokenFailurePercent") ?? 0)
       return send(response, 200, JSON.stringify(settings))
     }
     case "/__control/revoke": {

@@ -33,6 +33,7 @@ import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import type * as Grant from "./Grant.js"
 import { backoff } from "./internal/backoff.js"
 import * as TokenState from "./internal/tokenState.js"
+import * as WaitLog from "./internal/waitLog.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 import * as TokenStore from "./TokenStore.js"
 
@@ -237,6 +238,24 @@ interface FastPath {
   readonly freshUntil: number
 }
 
+/** The reason label of a token-request retry (as the middleware's `criteo.retry_reason`). */
+const retryReason = (error: CriteoAuthError.TokenError): string =>
+  error._tag === "RateLimitedError"
+    ? "rate_limited"
+    : error._tag === "TransportError"
+    ? "transport"
+    : "server_error"
+
+/** What a token-request retry line says about the failure that caused it. */
+const retryWhy = (error: CriteoAuthError.TokenError): string =>
+  error._tag === "RateLimitedError"
+    ? `rate limited (HTTP 429${error.retryAfter === undefined ? "" : ", waiting as long as the server asks"})`
+    : error._tag === "TransportError"
+    ? `failed: a network failure or timeout (${error.reason})`
+    : "status" in error && typeof error.status === "number"
+    ? `failed (${error._tag}, HTTP ${error.status})`
+    : `failed (${error._tag})`
+
 type Inflight = Deferred.Deferred<AccessToken.AccessToken, CriteoAuthError.TokenError>
 
 /**
@@ -300,18 +319,48 @@ const makeProvider = (
     // one acquisition: the exchange, retried within bounds
     // -------------------------------------------------------------------------
 
+    /** One log line per token-request retry: why, retry n of m, how long and until when; never a secret. */
+    const logRetry = (error: CriteoAuthError.TokenError, retry: number, delay: Duration.Duration) =>
+      Effect.flatMap(WaitLog.describeWait(delay), (wait) => {
+        const reason = retryReason(error)
+        const status = error._tag === "RateLimitedError"
+          ? 429
+          : "status" in error && typeof error.status === "number"
+          ? error.status
+          : undefined
+        return WaitLog.logWait(
+          delay,
+          `CriteoAuth: token request ${retryWhy(error)}; retry ${retry} of ${maxAttempts - 1} (attempt ${
+            retry + 1
+          } of ${maxAttempts}) ${wait.text}`
+        ).pipe(
+          Effect.annotateLogs({
+            "criteo.client_id": clientId,
+            "criteo.retry": retry,
+            "criteo.retry_delay_ms": Duration.toMillis(delay),
+            "criteo.retry_until": wait.until,
+            "criteo.retry_reason": reason,
+            "error.type": error._tag,
+            ...(status === undefined ? {} : { "http.response.status_code": status })
+          })
+        )
+      })
+
+    // the bound on a 429's wait is checked before the delay is computed (and logged): a 429 handed back
+    // is not logged as a retry
     const retryPolicy = backoff<CriteoAuthError.TokenError>({ base: baseDelay, max: maxDelay, attempts: maxAttempts })
       .pipe(
-        Schedule.modifyDelay(([, error], delay) =>
-          error._tag === "RateLimitedError" && error.retryAfter !== undefined
-            ? Duration.max(delay, error.retryAfter)
-            : delay
-        ),
         Schedule.whileInput((error: CriteoAuthError.TokenError) =>
           CriteoAuthError.isRetryable(error) &&
           !(error._tag === "RateLimitedError" && error.retryAfter !== undefined &&
             Duration.greaterThan(error.retryAfter, maxRateLimitWait))
-        )
+        ),
+        Schedule.modifyDelayEffect(([[, recurrence], error], delay) => {
+          const final = error._tag === "RateLimitedError" && error.retryAfter !== undefined
+            ? Duration.max(delay, error.retryAfter)
+            : delay
+          return Effect.as(logRetry(error, recurrence + 1, final), final)
+        })
       )
 
     const exchange = (grant: Grant.Grant) =>
@@ -549,6 +598,23 @@ const makeProvider = (
         const now = yield* nowMillis
         const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
         yield* transition((s) => TokenState.failed(s, error, now, policy))
+        if (error?._tag === "RateLimitedError" && error.retryAfter !== undefined) {
+          // remembered: until then every acquisition fails with RateLimitedError without a request
+          const wait = Duration.millis(TokenState.cooldownMillis(error, policy) ?? 0)
+          yield* Effect.flatMap(WaitLog.describeWait(wait), (described) =>
+            WaitLog.logWait(
+              wait,
+              `CriteoAuth: rate limited by the token endpoint (HTTP 429); token requests are answered from memory with RateLimitedError, without a request, for ${
+                Duration.format(wait)
+              } (until ${described.until})`
+            ).pipe(
+              Effect.annotateLogs({
+                "criteo.client_id": clientId,
+                "criteo.rate_limited_ms": Duration.toMillis(wait),
+                "criteo.rate_limited_until": described.until
+              })
+            ))
+        }
       })
 
     /** Starts an acquisition in the layer's scope, so that no caller's interruption cancels a shared request. */

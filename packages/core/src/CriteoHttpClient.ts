@@ -32,6 +32,7 @@ import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import { backoff } from "./internal/backoff.js"
 import { describeTransport, transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
+import * as WaitLog from "./internal/waitLog.js"
 import * as Redaction from "./Redaction.js"
 
 /**
@@ -550,9 +551,6 @@ type Outcome<E> =
   )
   & { readonly request: HttpClientRequest.HttpClientRequest }
 
-/** Waits longer than this are logged as warnings: someone is waiting. */
-const longWait = Duration.seconds(5)
-
 /** What a retry log line says about the outcome that caused it. */
 const why = (outcome: Outcome<unknown>, serverAsked: boolean): string =>
   outcome._tag === "Answered"
@@ -569,12 +567,11 @@ const logRetry = (
   delay: Duration.Duration,
   serverAsked: boolean
 ) =>
-  Effect.flatMap(DateTime.now, (now) => {
+  Effect.flatMap(WaitLog.describeWait(delay), (wait) => {
     const url = outcome.request.url.split("?")[0]
-    const until = DateTime.formatIso(DateTime.addDuration(now, delay))
-    const message = `${outcome.request.method} ${url}: ${why(outcome, serverAsked)}; retry ${retry} of ${retries} in ${
-      Duration.format(delay)
-    } (at ${until})`
+    const message = `${outcome.request.method} ${url}: ${
+      why(outcome, serverAsked)
+    }; retry ${retry} of ${retries} ${wait.text}`
     const reason = outcome._tag === "Failed"
       ? "transport"
       : outcome.response.status === 429
@@ -582,7 +579,7 @@ const logRetry = (
       : "server_error"
     return Effect.zipRight(
       Metric.increment(Metric.tagged(CriteoAuthMetrics.apiRetries, "reason", reason)),
-      (Duration.greaterThanOrEqualTo(delay, longWait) ? Effect.logWarning(message) : Effect.logDebug(message)).pipe(
+      WaitLog.logWait(delay, message).pipe(
         Effect.annotateLogs({
           "http.request.method": outcome.request.method,
           "url.full": url,

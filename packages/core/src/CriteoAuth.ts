@@ -601,9 +601,10 @@ const makeProvider = (
         if (error?._tag === "RateLimitedError" && error.retryAfter !== undefined) {
           // remembered: until then every acquisition fails with RateLimitedError without a request
           const wait = Duration.millis(TokenState.cooldownMillis(error, policy) ?? 0)
+          // Info, not Warning: the callers it answers get a RateLimitedError that says the same, and the retry
+          // lines before it already warned of the long waits
           yield* Effect.flatMap(WaitLog.describeWait(wait), (described) =>
-            WaitLog.logWait(
-              wait,
+            Effect.logInfo(
               `CriteoAuth: rate limited by the token endpoint (HTTP 429); token requests are answered from memory with RateLimitedError, without a request, for ${
                 Duration.format(wait)
               } (until ${described.until})`

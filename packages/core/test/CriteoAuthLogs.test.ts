@@ -158,7 +158,7 @@ describe("CriteoAuth: a log line per token-request retry and rate-limit wait (is
       assertNoSecret(lines)
     }))
 
-  it.scoped("a 429 beyond maxRateLimitWait: no retry line, one Warning that it is answered from memory, until when", () =>
+  it.scoped("a 429 beyond maxRateLimitWait: no retry line, one Info line that it is answered from memory, until when", () =>
     Effect.gen(function*() {
       const { auth, fake, lines, logged } = yield* setup(
         { tokenReply: (n) => (n === 1 ? { status: 429, headers: { "retry-after": "600" } } : undefined) },
@@ -171,7 +171,7 @@ describe("CriteoAuth: a log line per token-request retry and rate-limit wait (is
       assert.strictEqual(retryLines(lines).length, 0)
       const remembered = lines.filter((line) => line.annotations["criteo.rate_limited_until"] !== undefined)
       assert.strictEqual(remembered.length, 1)
-      assert.strictEqual(remembered[0].level, "WARN")
+      assert.strictEqual(remembered[0].level, "INFO")
       assert.include(remembered[0].message, "answered from memory")
       assert.include(remembered[0].message, "for 1m (until ")
       assert.strictEqual(remembered[0].annotations["criteo.client_id"], clientId)

@@ -804,7 +804,7 @@ export const make = (
  * })
  *
  * // One token request however many fibers ask; refreshed ahead of expiry in the background.
- * // The layer needs an HttpClient: NodeHttpClient.layerUndici, FetchHttpClient.layer, ...
+ * // The layer needs an HttpClient from the application (e.g. @criteo-auth/platform: CriteoNode, CriteoFetch).
  * export const fingerprint = Effect.gen(function*() {
  *   const auth = yield* CriteoAuth.CriteoAuth
  *   const token = yield* auth.token

@@ -14,6 +14,9 @@
  * - Tolerant: a file that is corrupt, foreign, written with another secret or client, or readable by
  *   others (mode other than 0600, another owner) is ignored with a warning naming the file and the
  *   reason, never a token; it is replaced at the next write.
+ * - Rate limits shared: a 429 with a wait that one process met (`recordRateLimit`) is kept in a
+ *   `.ratelimit` file beside the entry (the instant only), so the next process, or the next CLI run,
+ *   waits too instead of asking the token endpoint again (`rateLimitedUntil`).
  *
  * @since 0.2.0
  */
@@ -102,6 +105,8 @@ const FileFormat = Schema.parseJson(Schema.Struct({
 }))
 
 const LeaseFile = Schema.parseJson(Schema.Struct({ id: Schema.String, expiresAtMillis: Schema.Number }))
+
+const RateLimitFile = Schema.parseJson(Schema.Struct({ untilMillis: Schema.Number }))
 
 /**
  * Builds the store. Needs a `FileSystem` and a `Path` (`layer` provides Node's).
@@ -403,9 +408,49 @@ export const make = (
         "remove",
         Effect.all([
           fs.remove(fileOf(key), { force: true }),
-          fs.remove(`${fileOf(key)}.lease`, { force: true })
+          fs.remove(`${fileOf(key)}.lease`, { force: true }),
+          fs.remove(`${fileOf(key)}.ratelimit`, { force: true })
         ], { discard: true }).pipe(Effect.mapError(storeError("remove", key)))
       )
+
+    // -------------------------------------------------------------------------
+    // shared rate-limit knowledge: a `.ratelimit` file per key, the instant inside (not a secret)
+    // -------------------------------------------------------------------------
+
+    /** The recorded instant of `key`, passed or not; none if absent, unreadable or corrupt (with a warning). */
+    const readRateLimit = (key: string) =>
+      Effect.gen(function*() {
+        const file = `${fileOf(key)}.ratelimit`
+        const text = yield* fs.readFileString(file).pipe(
+          Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(""))
+        )
+        if (text === "") return Option.none<number>()
+        const decoded = Schema.decodeUnknownOption(RateLimitFile)(text)
+        if (Option.isNone(decoded) || !Number.isFinite(decoded.value.untilMillis)) {
+          yield* warn(file, "it is not a criteo-auth rate-limit file (corrupt or foreign)")
+          return Option.none<number>()
+        }
+        return Option.some(decoded.value.untilMillis)
+      })
+
+    /** Keeps the later of the recorded instant and `untilMillis`; an instant already passed is replaced. */
+    const recordRateLimit = (key: string, untilMillis: number) =>
+      withLock(
+        key,
+        "recordRateLimit",
+        Effect.gen(function*() {
+          const recorded = yield* readRateLimit(key)
+          if (Option.isSome(recorded) && recorded.value >= untilMillis) return
+          yield* writeAtomic(`${fileOf(key)}.ratelimit`, JSON.stringify({ untilMillis: Math.ceil(untilMillis) }))
+        }).pipe(Effect.mapError(storeError("recordRateLimit", key)))
+      )
+
+    const rateLimitedUntil = (key: string) =>
+      Effect.zipWith(
+        readRateLimit(key),
+        Clock.currentTimeMillis,
+        (until, now) => Option.filter(until, (instant) => instant > now)
+      ).pipe(Effect.mapError(storeError("rateLimitedUntil", key)))
 
     return TokenStore.TokenStore.of({
       name: "file",
@@ -415,7 +460,9 @@ export const make = (
       acquireLease,
       releaseLease,
       awaitChange,
-      remove
+      remove,
+      recordRateLimit,
+      rateLimitedUntil
     })
   })
 

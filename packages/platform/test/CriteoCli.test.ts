@@ -359,6 +359,28 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assert.include(line, "429")
       }))
 
+    it.effect("a token-endpoint rate limit is remembered across runs (the cache): the next run asks nothing", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register({
+          tokenAlways: {
+            status: 429,
+            headers: { "x-ratelimit-limit": "250", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 600) }
+          }
+        })
+        const env = envFor(fake, client)
+        assertFailure(yield* Cli.run(["token"], env), ExitCode.RateLimited)
+        const asked = (yield* fake.requests(client.clientId, "token")).length
+        assert.isAtLeast(asked, 1)
+        // the next run, within the remembered wait (capped at --max-rate-limit-wait, 60 s): exit 8, no request
+        const again = assertFailure(yield* Cli.run(["token"], env), ExitCode.RateLimited)
+        assert.include(again, "429")
+        assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, asked)
+        // --no-cache does not read the cache: it asks again
+        assertFailure(yield* Cli.run(["token", "--no-cache"], env), ExitCode.RateLimited)
+        assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, asked + 1)
+      }))
+
     it.effect("rate limited by the API: exit 8, the body on stdout", () =>
       Effect.gen(function*() {
         const fake = yield* FakeCriteo.FakeCriteo

@@ -223,6 +223,42 @@ describe("CriteoFileStore", () => {
       assert.isTrue(Option.isSome(yield* a.acquireLease("k", "30 seconds")))
     }))
 
+  it.effect("rate limits: the later instant is kept, seen by another store (process), forgotten once passed", () =>
+    Effect.gen(function*() {
+      const directory = tempDir()
+      const a = (yield* open(directory)).store
+      const b = (yield* open(directory)).store
+      assert.isTrue(Option.isNone(yield* b.rateLimitedUntil!("k")))
+      yield* a.recordRateLimit!("k", 30_000)
+      yield* a.recordRateLimit!("k", 10_000)
+      assert.deepStrictEqual(yield* b.rateLimitedUntil!("k"), Option.some(30_000))
+      assert.isTrue(Option.isNone(yield* b.rateLimitedUntil!("other")))
+      // the file holds the instant only, 0600 like the others
+      const [limit] = Fs.readdirSync(directory).filter((name) => name.endsWith(".ratelimit"))
+      assert.strictEqual(Fs.statSync(Path.join(directory, limit)).mode & 0o777, 0o600)
+      assert.deepStrictEqual(JSON.parse(Fs.readFileSync(Path.join(directory, limit), "utf8")), { untilMillis: 30_000 })
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue(Option.isNone(yield* b.rateLimitedUntil!("k")))
+      // a later limit replaces the passed one; remove forgets it
+      yield* b.recordRateLimit!("k", 40_000)
+      assert.deepStrictEqual(yield* a.rateLimitedUntil!("k"), Option.some(40_000))
+      yield* a.remove("k")
+      assert.isTrue(Option.isNone(yield* b.rateLimitedUntil!("k")))
+    }))
+
+  it.effect("rate limits: a corrupt rate-limit file is ignored with a warning, and replaced", () =>
+    Effect.gen(function*() {
+      const directory = tempDir()
+      const { store, warnings, withWarnings } = yield* open(directory)
+      yield* store.recordRateLimit!("k", 30_000)
+      const [limit] = Fs.readdirSync(directory).filter((name) => name.endsWith(".ratelimit"))
+      Fs.writeFileSync(Path.join(directory, limit), "{ not json", { mode: 0o600 })
+      assert.isTrue(Option.isNone(yield* withWarnings(store.rateLimitedUntil!("k"))))
+      assert.isTrue(warnings.some((w) => w.includes("rate-limit file")), warnings.join("\n"))
+      yield* withWarnings(store.recordRateLimit!("k", 20_000))
+      assert.deepStrictEqual(yield* store.rateLimitedUntil!("k"), Option.some(20_000))
+    }))
+
   it.effect("a lock file left by a dead writer is taken over once older than the lock TTL", () =>
     Effect.gen(function*() {
       const directory = tempDir()

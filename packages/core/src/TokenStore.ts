@@ -15,6 +15,12 @@
  *
  * Nothing in an entry is ever rendered: tokens stay `Redacted`; persistent stores encrypt entries.
  *
+ * Every operation answers within a bound the store owns (`awaitChange`: within its `timeout`, plus that
+ * bound): a store that cannot answer fails with `TokenStoreError`, and the provider carries on without it.
+ * A remote store bounds each round trip in real time (the Redis store's operation timeout, 1 s by
+ * default); the provider adds no timeout of its own, so that a `TestClock` moved while a store answers in
+ * real time never fails a healthy operation.
+ *
  * @since 0.2.0
  */
 import * as Context from "effect/Context"

@@ -16,9 +16,8 @@
  *   (target ≤ 101, against about `dayProcesses` × 96 without the store), and expired tokens sent (0). Separate
  *   processes cannot share a TestClock: this part runs the providers in this process, everything else
  *   (state, connections, Redis) as separate as processes. Redis answers in real time while the clock
- *   jumps: core bounds each store operation on the Clock (defaults.storeTimeout), so an operation in flight
- *   while the clock moves past that bound counts as a store failure, and that acquisition is made without
- *   the store (each is a warning line and an extra request: a cost of the simulation, not of a fleet);
+ *   jumps: the store bounds its operations in real time (its operation timeout), never on the Clock, so a
+ *   jump of the TestClock does not fail an operation in flight;
  * - hot path: in this process, `CriteoHttpClient` with the Redis store configured ÷ the same without,
  *   requests per second in ABBA rounds with a token cached (target: 1, the hot path never waits on
  *   Redis).

@@ -5,19 +5,39 @@
  * @since 0.1.0
  */
 import * as ConformanceCase from "./ConformanceCase.js"
-import * as Faults from "./internal/cases/faults.js"
-import * as Grants from "./internal/cases/grants.js"
-import * as TokenLifecycle from "./internal/cases/tokenLifecycle.js"
+import * as AuthorizationCode from "./internal/cases/authorizationCode.js"
+import * as ExpiryAndRefresh from "./internal/cases/expiryAndRefresh.js"
+import * as Leakage from "./internal/cases/leakage.js"
+import * as OauthErrors from "./internal/cases/oauthErrors.js"
+import * as RateLimits from "./internal/cases/rateLimits.js"
+import * as Redirects from "./internal/cases/redirects.js"
+import * as ServerErrors from "./internal/cases/serverErrors.js"
+import * as Timeouts from "./internal/cases/timeouts.js"
 import * as TokenRequest from "./internal/cases/tokenRequest.js"
-import * as TokenResponse from "./internal/cases/tokenResponse.js"
+import * as TokenResponses from "./internal/cases/tokenResponses.js"
+import * as TokenReuse from "./internal/cases/tokenReuse.js"
+import * as TransportFaults from "./internal/cases/transportFaults.js"
 
-const all: ReadonlyArray<ConformanceCase.ConformanceCase> = [
-  ...TokenRequest.cases,
-  ...TokenLifecycle.cases,
-  ...Faults.cases,
-  ...TokenResponse.cases,
-  ...Grants.cases
-]
+/**
+ * One file per group, named after it (`internal/cases/<group in camelCase>.ts`); each case's id is written
+ * literally in its file, so that grepping an id from a report finds its definition.
+ */
+const byGroup: Readonly<Record<ConformanceCase.Group, ReadonlyArray<ConformanceCase.ConformanceCase>>> = {
+  "token request": TokenRequest.cases,
+  "token reuse": TokenReuse.cases,
+  "expiry and refresh": ExpiryAndRefresh.cases,
+  "rate limits": RateLimits.cases,
+  "server errors": ServerErrors.cases,
+  "transport faults": TransportFaults.cases,
+  "timeouts": Timeouts.cases,
+  "token responses": TokenResponses.cases,
+  "OAuth errors": OauthErrors.cases,
+  "authorization code": AuthorizationCode.cases,
+  "redirects": Redirects.cases,
+  "leakage": Leakage.cases
+}
+
+const all: ReadonlyArray<ConformanceCase.ConformanceCase> = Object.values(byGroup).flat()
 
 /**
  * Every case, grouped in the order of `ConformanceCase.groups`.

@@ -29,7 +29,7 @@ import * as Adapter from "./Adapter.js"
 import * as ConformanceCase from "./ConformanceCase.js"
 import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
-import * as Grants from "./internal/cases/grants.js"
+import * as Leakage from "./internal/cases/leakage.js"
 import * as CaseSimulator from "./internal/caseSimulator.js"
 import * as E from "./internal/evidence.js"
 import * as Excerpts from "./internal/excerpts.js"
@@ -401,7 +401,7 @@ export const run = (
       const own = c.check(evidence)
       // A leak is a leak whatever the case was about (a secret in a validation error was seen): every case
       // looks for one, and one found fails the case, even a SHOULD case (RFC 6750 §5.3 is a MUST).
-      const leak = own.some((check) => check.name === Grants.leakCheckName) ? undefined : Grants.leakCheck(evidence)
+      const leak = own.some((check) => check.name === Leakage.leakCheckName) ? undefined : Leakage.leakCheck(evidence)
       const checks = [
         ...own,
         ...(leak === undefined || leak.passed ? [] : [leak]),

@@ -89,6 +89,18 @@ describe("the catalogue", () => {
     assert.isTrue(Catalogue.matches("*-503", "server-error.api-503"))
     assert.isFalse(Catalogue.matches("expiry.new", "expiry.new-token"))
   })
+
+  it("has one case file per group, named after it, where each id is written literally (grep finds it)", () => {
+    const dir = Path.join(import.meta.dirname, "..", "src", "internal", "cases")
+    const fileOf = (group: string) =>
+      `${group.toLowerCase().replace(/ ([a-z])/g, (_, c: string) => c.toUpperCase())}.ts`
+    const files = ConformanceCase.groups.map(fileOf)
+    const onDisk = Fs.readdirSync(dir).filter((f) => f.endsWith(".ts"))
+    assert.deepStrictEqual([...onDisk].sort(), [...files].sort(), "one file per group, and only those")
+    for (const c of Catalogue.cases) {
+      assert.include(Fs.readFileSync(Path.join(dir, fileOf(c.group)), "utf8"), `"${c.id}"`, c.id)
+    }
+  })
 })
 
 describe("the adapter protocol", () => {

@@ -1,64 +1,19 @@
-/** Token reuse, expiry, refresh ahead and on 401, single flight, 403. */
+/** The group "expiry and refresh": expiry, refresh ahead and on 401, single flight on 401, no refresh on 403. */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
 import * as E from "../evidence.js"
 import * as Stubs from "../stubs.js"
+import { criteoLifetime, singleFlight } from "./common/requirements.js"
 
-const reuse = "token reuse" as const
-const expiry = "expiry and refresh" as const
-
-const criteoLifetime = {
-  source: "Criteo: Authentication",
-  text: "a token is valid for 900 s and several may be live at once; get a new one when the API answers 401"
-}
-
-const singleFlight = {
-  source: "Criteo: rate limits",
-  text: "250 calls/min per application: concurrent callers share one token request instead of stampeding"
-}
+const group = "expiry and refresh" as const
 
 export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
-    id: "reuse.cached-token",
-    title: "A valid token is reused, not requested for every call",
-    group: reuse,
-    grade: "FAIL",
-    requirements: [criteoLifetime, { source: "RFC 6749 §5.1", text: "expires_in: the lifetime of the token" }],
-    setup: "The fixtures: 900 s tokens.",
-    expectation: "10 calls in sequence, then 10 concurrent calls, on one token: exactly one token request.",
-    run: (ctx) =>
-      Effect.gen(function*() {
-        for (let i = 0; i < 10; i++) yield* ctx.call("sequential")
-        yield* ctx.calls("concurrent", 10)
-      }),
-    check: (evidence) => [
-      E.succeeded(evidence, "sequential", "the 10 sequential calls succeed"),
-      E.succeeded(evidence, "concurrent", "the 10 concurrent calls succeed"),
-      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 calls")
-    ]
-  }),
-
-  ConformanceCase.make({
-    id: "reuse.single-flight",
-    title: "Concurrent first calls share one token request",
-    group: reuse,
-    grade: "FAIL",
-    requirements: [singleFlight],
-    setup: "The fixtures; the client has no token yet.",
-    expectation: "20 concurrent first calls make exactly one token request and all succeed.",
-    run: (ctx) => Effect.asVoid(ctx.calls("burst", 20)),
-    check: (evidence) => [
-      E.succeeded(evidence, "burst", "the 20 concurrent calls succeed"),
-      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 concurrent calls")
-    ]
-  }),
-
-  ConformanceCase.make({
     id: "expiry.new-token",
     title: "After its token expires, the client gets a new one",
-    group: expiry,
+    group,
     grade: "FAIL",
     requirements: [criteoLifetime, { source: "RFC 6749 §5.1", text: "expires_in: the lifetime of the token" }],
     setup: "This client's tokens live 1 s (expires_in: 1); the API refuses a token after its expiry instant.",
@@ -90,7 +45,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "expiry.refresh-ahead",
     title: "The token is renewed before it expires",
-    group: expiry,
+    group,
     grade: "WARN",
     requirements: [
       { source: "RFC 6749 §5.1", text: "expires_in tells the client when the token stops working" },
@@ -130,7 +85,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "expiry.reactive-401",
     title: "On a 401, the client gets a new token and replays the request once",
-    group: expiry,
+    group,
     grade: "FAIL",
     requirements: [
       { source: "RFC 6750 §3.1", text: "invalid_token (401): the client may request a new token and retry" },
@@ -168,7 +123,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "expiry.no-refresh-loop",
     title: "A token refused again after a refresh is an error, not a loop",
-    group: expiry,
+    group,
     grade: "FAIL",
     requirements: [
       { source: "RFC 6750 §3.1", text: "invalid_token: retry with a new token (once)" },
@@ -206,7 +161,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "expiry.single-flight-401",
     title: "A burst of 401s for the same token makes one refresh",
-    group: expiry,
+    group,
     grade: "FAIL",
     requirements: [
       singleFlight,
@@ -235,7 +190,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "expiry.no-refresh-on-403",
     title: "A 403 is not an expired token: no refresh, no retry",
-    group: expiry,
+    group,
     grade: "FAIL",
     requirements: [
       {

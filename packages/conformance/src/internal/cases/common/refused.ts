@@ -1,7 +1,7 @@
 /** The shape shared by the cases where the token endpoint refuses the client for good. */
 import * as Effect from "effect/Effect"
-import type * as ConformanceCase from "../../ConformanceCase.js"
-import * as E from "../evidence.js"
+import type * as ConformanceCase from "../../../ConformanceCase.js"
+import * as E from "../../evidence.js"
 
 /** Two calls in a row, each allowed 20 s (retries included). */
 export const twoCalls = (ctx: ConformanceCase.Context) =>

@@ -359,8 +359,9 @@ const makeProvider = (
     // the store: a fresh token there serves; one lease holder exchanges, the others wait for it
     // -------------------------------------------------------------------------
 
-    let warnedDegraded = false
-    /** The store failed: count it, warn once, and carry on without it. */
+    // a store that reports its own outages (once for all its providers and keys) is not warned about again here
+    let warnedDegraded: boolean = store.reportsOutages === true
+    /** The store failed: count it, warn once (unless the store reports its outages), and carry on without it. */
     const degraded = (error: TokenStore.TokenStoreError) =>
       Effect.zipRight(
         Metric.increment(Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", error.operation)),

@@ -128,6 +128,13 @@ export const isTokenStoreError = (u: unknown): u is TokenStoreError =>
 export interface Service {
   /** The implementation's name, for logs and errors (`memory`, `file`, `redis`). */
   readonly name: string
+  /**
+   * Whether the store logs its own outages, once each, for every provider and key it serves (the Redis
+   * store: a warning when Redis stops answering, an info when it answers again). A provider then logs its
+   * failed store operations at Debug only; otherwise it warns once itself. Either way each failed
+   * operation is counted in `criteo_auth_store_degraded_total`.
+   */
+  readonly reportsOutages?: boolean | undefined
   readonly get: (key: string) => Effect.Effect<Option.Option<Entry>, TokenStoreError>
   /**
    * Writes `write` if the entry of `key` is still at `expectedVersion` (`undefined`: the key must be

@@ -302,4 +302,28 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.notInclude(warnings[0], clientSecret)
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
   })
+
+  it.scoped("a store that reports its own outages: its providers log no warning of their own, the metric still counts", () => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
+    })
+    return Effect.gen(function*() {
+      const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
+      const degradedBefore = (yield* Metric.value(degradedGets)).count
+      const fake = yield* makeFakeCriteo()
+      const reporting: TokenStore.Service = { ...broken, reportsOutages: true }
+      // three accounts' providers on one store, as CriteoAccounts builds them
+      const providers = yield* Effect.forEach(
+        ["a", "b", "c"],
+        (storeKey) => CriteoAuth.make({ grant, tokenStore: reporting, storeKey }).pipe(Effect.provide(fake.layer))
+      )
+      const fiber = yield* Effect.fork(Effect.forEach(providers, (auth) => auth.token, { concurrency: "unbounded" }))
+      yield* settle
+      yield* Fiber.join(fiber)
+      assert.strictEqual(fake.stats.tokenRequests, 3)
+      assert.deepStrictEqual(warnings, [])
+      assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore + 3)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  })
 })

@@ -14,7 +14,9 @@
  *   reconnection) and at the expiry of the holder's lease.
  * - Every operation is bounded by a short timeout (1 s by default) and fails with a `TokenStoreError`:
  *   a slow, stopped or unreachable Redis never stalls a caller longer than that. The connection is
- *   re-established in the background, with a backoff capped at 1 s.
+ *   re-established in the background, with a backoff capped at 1 s. An outage is logged once for the
+ *   process (a warning when Redis stops answering, an info when it answers again), whatever the number
+ *   of providers and keys on the store.
  *
  * @since 0.2.0
  */
@@ -251,6 +253,33 @@ export const make = (
     const failure = (operation: string, key: string, reason: string) =>
       new TokenStore.TokenStoreError({ store: STORE, operation, key, reason })
 
+    // -------------------------------------------------------------------------
+    // outages: one warning when Redis stops answering, one info when it answers again, for the whole
+    // process (every provider and key on this store), however many operations fail in between
+    // -------------------------------------------------------------------------
+
+    /** The instant (epoch ms, real time) the current outage began, if Redis is not answering. */
+    let outageSince: number | undefined
+    const outageAnnotations = { "store.prefix": prefix }
+    const unreachable = (error: TokenStore.TokenStoreError) =>
+      Effect.suspend(() => {
+        if (outageSince !== undefined) return Effect.void
+        outageSince = Date.now()
+        return Effect.logWarning(
+          `CriteoRedisStore: Redis does not answer (${error.operation}: ${error.reason}); every process obtains ` +
+            "its tokens on its own until it answers again (each failed store operation is counted in " +
+            "criteo_auth_store_degraded_total)"
+        ).pipe(Effect.annotateLogs(outageAnnotations))
+      })
+    const reachable = Effect.suspend(() => {
+      if (outageSince === undefined) return Effect.void
+      const lasted = Duration.millis(Date.now() - outageSince)
+      outageSince = undefined
+      return Effect.logInfo(
+        `CriteoRedisStore: Redis answers again (after ${Duration.format(lasted)}); the fleet shares its tokens again`
+      ).pipe(Effect.annotateLogs({ ...outageAnnotations, "store.outage_ms": Duration.toMillis(lasted) }))
+    })
+
     /**
      * One round trip, bounded by the operation timeout in real time: it bounds the network and Redis, which
      * no TestClock drives (under one, a clock adjusted past the timeout while Redis is answering would fail
@@ -266,7 +295,8 @@ export const make = (
           duration: timeout,
           onTimeout: () => failure(operation, key, `no answer within ${Duration.format(timeout)}`)
         }),
-        Effect.withClock(liveClock)
+        Effect.withClock(liveClock),
+        Effect.tapBoth({ onFailure: unreachable, onSuccess: () => reachable })
       )
 
     const evalScript = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) =>
@@ -456,7 +486,9 @@ export const make = (
       { concurrency: 2 }
     )
     if (Either.isLeft(store) || Either.isLeft(events)) {
-      // ioredis keeps reconnecting in the background; until then every operation fails fast
+      // ioredis keeps reconnecting in the background; until then every operation fails fast. This warning
+      // opens the outage: the first operation that succeeds closes it with an info line.
+      outageSince = Date.now()
       yield* Effect.logWarning(
         "CriteoRedisStore: Redis is not reachable yet; store operations fail until it is (providers fall back " +
           "to their own tokens)"
@@ -469,6 +501,7 @@ export const make = (
 
     return TokenStore.TokenStore.of({
       name: STORE,
+      reportsOutages: true,
       get,
       compareAndSet,
       invalidate,

@@ -435,6 +435,40 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
         assert.strictEqual(write._tag, "Written")
       }).pipe(Effect.scoped))
 
+    it.live(
+      "an outage is logged once for the process: one warning when Redis stops answering, one info when it answers again, whatever the number of keys",
+      () => {
+        const logs = captureLogs()
+        const count = (level: string, text: string) =>
+          logs.lines.filter((line) => line.startsWith(level) && line.includes(text)).length
+        return Effect.gen(function*() {
+          const server = yield* RedisServer.make
+          const store = yield* storeOn(server, { operationTimeout: "300 millis" })
+          const keys = Array.from({ length: 5 }, freshKey)
+          const everyKey = Effect.forEach(keys, (key) => Effect.exit(store.get(key)), { concurrency: "unbounded" })
+          yield* everyKey
+          for (let outage = 1; outage <= 2; outage++) {
+            yield* server.kill
+            // 5 keys x 4 rounds of failed operations, concurrent and sequential
+            for (let round = 0; round < 4; round++) yield* everyKey
+            assert.strictEqual(count("WARN", "Redis does not answer"), outage, logs.lines.join("\n"))
+            assert.strictEqual(count("INFO", "Redis answers again"), outage - 1)
+            yield* server.restart
+            yield* store.get(keys[0]!).pipe(
+              Effect.retry({ times: 40, schedule: Schedule.spaced("100 millis") }),
+              Effect.timeout("10 seconds")
+            )
+            yield* everyKey
+            assert.strictEqual(count("WARN", "Redis does not answer"), outage)
+            assert.strictEqual(count("INFO", "Redis answers again"), outage)
+          }
+          // nothing secret in them (the URL may hold a password; the key never appears)
+          assert.notInclude(logs.lines.join("\n"), Redacted.value(KEY))
+        }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      },
+      60_000
+    )
+
     it.live("a store started while Redis is down is built, fails fast, and works once Redis is up", () =>
       Effect.gen(function*() {
         const server = yield* RedisServer.make

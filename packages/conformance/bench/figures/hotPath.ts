@@ -15,7 +15,7 @@
  */
 import * as Clients from "../lib/clients.js"
 import * as Loopback from "../lib/loopback.js"
-import { median, recordOf, round, type Spread, spread } from "../lib/stats.js"
+import { interleave, median, recordOf, round, type Spread, spread, time, type Timing } from "../lib/stats.js"
 
 export interface Options {
   readonly rounds: number
@@ -70,11 +70,6 @@ const names: ReadonlyArray<Clients.ClientName> = [
   "fetch"
 ]
 
-interface Batch {
-  readonly ms: number
-  readonly cpuMs: number
-}
-
 export const run = async (options: Options = defaults): Promise<Result> => {
   const server = await Loopback.start()
   try {
@@ -82,44 +77,43 @@ export const run = async (options: Options = defaults): Promise<Result> => {
     const clients = recordOf(names, (name) => Clients.make[name](server))
     let failures = 0
     let firstFailure: string | undefined
-    const batch = async (client: Clients.Client, requests: number): Promise<Batch> => {
-      const cpu = process.cpuUsage()
-      const start = performance.now()
-      const outcome = await client.batch(requests, options.concurrency)
-      const ms = performance.now() - start
-      const used = process.cpuUsage(cpu)
+    const batches = recordOf(names, (): Array<Timing> => [])
+    const batch = async (name: Clients.ClientName, requests: number) => {
+      const outcome = await clients[name].batch(requests, options.concurrency)
       failures += outcome.failures
       firstFailure ??= outcome.firstFailure
-      return { ms, cpuMs: (used.user + used.system) / 1000 }
     }
-    for (const name of names) await batch(clients[name], options.warmup)
-
-    const batches = recordOf(names, (): Array<Batch> => [])
-    const ratios = recordOf(pairs.map(([name]) => name), (): Array<number> => [])
-    const cpuRatios = recordOf(pairs.map(([name]) => name), (): Array<number> => [])
-    const overheads = recordOf(pairs.map(([name]) => name), (): Array<number> => [])
-    for (let r = 0; r < options.rounds; r++) {
-      const line: Array<string> = []
-      for (const [authenticated, baseline] of pairs) {
-        const sequence = r % 2 === 0
-          ? [authenticated, baseline, baseline, authenticated]
-          : [baseline, authenticated, authenticated, baseline]
-        const totals = { [authenticated]: { ms: 0, cpuMs: 0 }, [baseline]: { ms: 0, cpuMs: 0 } }
-        for (const name of sequence) {
-          const result = await batch(clients[name], options.requests)
-          batches[name].push(result)
-          totals[name].ms += result.ms
-          totals[name].cpuMs += result.cpuMs
-        }
-        ratios[authenticated].push(totals[baseline].ms / totals[authenticated].ms)
-        cpuRatios[authenticated].push(totals[baseline].cpuMs / totals[authenticated].cpuMs)
-        overheads[authenticated].push(
-          ((totals[authenticated].cpuMs - totals[baseline].cpuMs) * 1000) / (2 * options.requests)
-        )
-        line.push(`${authenticated}/${baseline} ${(totals[baseline].ms / totals[authenticated].ms).toFixed(3)}`)
+    // each pair A B B A (or B A A B), and each batch kept for the per-client columns
+    const rounds = await interleave({
+      clients: names,
+      rounds: options.rounds,
+      warmUp: (name) => batch(name, options.warmup),
+      batch: async (name) => {
+        const timing = await time(() => batch(name, options.requests))
+        batches[name].push(timing)
+      },
+      schedule: (r) =>
+        pairs.map(([authenticated, baseline]) =>
+          r % 2 === 0
+            ? [authenticated, baseline, baseline, authenticated]
+            : [baseline, authenticated, authenticated, baseline]
+        ),
+      onRound: (r, groups) => {
+        if ((r + 1) % 5 !== 0) return
+        const line = pairs.map(([a, b], i) => `${a}/${b} ${(groups[i]![b].ms / groups[i]![a].ms).toFixed(3)}`)
+        process.stderr.write(`  hot path round ${r + 1}/${options.rounds}: ${line.join(", ")}\n`)
       }
-      if ((r + 1) % 5 === 0) process.stderr.write(`  hot path round ${r + 1}/${options.rounds}: ${line.join(", ")}\n`)
-    }
+    })
+    const perPair = <A>(f: (authenticated: Timing, baseline: Timing) => A) =>
+      recordOf(pairs.map(([name]) => name), (name) => {
+        const i = pairs.findIndex(([a]) => a === name)
+        return rounds.map((groups) => f(groups[i]![name], groups[i]![pairs[i]![1]]))
+      })
+    const ratios = perPair((authenticated, baseline) => baseline.ms / authenticated.ms)
+    const cpuRatios = perPair((authenticated, baseline) => baseline.cpuMs / authenticated.cpuMs)
+    const overheads = perPair((authenticated, baseline) =>
+      ((authenticated.cpuMs - baseline.cpuMs) * 1000) / (2 * options.requests)
+    )
     const { tokenRequests } = await server.stats()
     for (const name of names) await clients[name].close()
 

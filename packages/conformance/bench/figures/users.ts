@@ -13,7 +13,7 @@
  */
 import * as Clients from "../lib/clients.js"
 import * as Loopback from "../lib/loopback.js"
-import { median, order, recordOf, round, type Spread, spread } from "../lib/stats.js"
+import { interleave, median, order, recordOf, round, type Spread, spread } from "../lib/stats.js"
 
 export interface Options {
   readonly rounds: number
@@ -58,11 +58,6 @@ export interface Result extends Options {
   readonly tokenRequests: number
 }
 
-interface Batch {
-  readonly ms: number
-  readonly cpuMs: number
-}
-
 export const run = async (options: Options = defaults): Promise<Result> => {
   const server = await Loopback.start()
   try {
@@ -71,28 +66,23 @@ export const run = async (options: Options = defaults): Promise<Result> => {
     for (const name of names) await clients[name].ready()
     let failures = 0
     let firstFailure: string | undefined
-    const batch = async (client: Clients.Client, requests: number): Promise<Batch> => {
-      const cpu = process.cpuUsage()
-      const start = performance.now()
-      const outcome = await client.batch(requests, options.concurrency)
-      const ms = performance.now() - start
-      const used = process.cpuUsage(cpu)
+    const batch = async (name: Clients.UserClientName, requests: number) => {
+      const outcome = await clients[name].batch(requests, options.concurrency)
       failures += outcome.failures
       firstFailure ??= outcome.firstFailure
-      return { ms, cpuMs: (used.user + used.system) / 1000 }
     }
-    for (const name of names) await batch(clients[name], options.warmup)
-
-    const rounds: Array<Record<Clients.UserClientName, Batch>> = []
-    for (let r = 0; r < options.rounds; r++) {
-      const results = {} as Record<Clients.UserClientName, Batch>
-      for (const name of order(names, r)) results[name] = await batch(clients[name], options.requests)
-      rounds.push(results)
-      if ((r + 1) % 5 === 0) {
+    const rounds = (await interleave({
+      clients: names,
+      rounds: options.rounds,
+      warmUp: (name) => batch(name, options.warmup),
+      batch: (name) => batch(name, options.requests),
+      schedule: (r) => [order(names, r)],
+      onRound: (r, [results]) => {
+        if ((r + 1) % 5 !== 0) return
         const line = floors.map(([a, b]) => `${a}/${b} ${(results[b].ms / results[a].ms).toFixed(3)}`)
         process.stderr.write(`  users' hot path round ${r + 1}/${options.rounds}: ${line.join(", ")}\n`)
       }
-    }
+    })).map(([results]) => results)
     const { tokenRequests } = await server.stats()
     for (const name of names) await clients[name].close()
 

@@ -64,3 +64,53 @@ export const rounds = async <K extends string, A>(
   }
   return results
 }
+
+/** The wall-clock and process CPU time (user + system, all threads) of one or more batches. */
+export interface Timing {
+  readonly ms: number
+  readonly cpuMs: number
+}
+
+/** Runs `run` and measures its wall-clock and process CPU time. */
+export const time = async (run: () => Promise<unknown>): Promise<Timing> => {
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  await run()
+  const ms = performance.now() - start
+  const used = process.cpuUsage(cpu)
+  return { ms, cpuMs: (used.user + used.system) / 1000 }
+}
+
+/**
+ * The interleaved rounds of the hot-path figures: one warm-up batch of every client (not counted, so
+ * that no client's first batch pays for the JIT), then `rounds` rounds. `schedule(round)` gives a
+ * round's groups, each a sequence of clients that run one batch each, in that order (a client may come
+ * more than once: A B B A). Returned: for each round and group, each client's timing summed over its
+ * batches in the group. `onRound` sees each round as it ends (for a progress line).
+ */
+export const interleave = async <K extends string>(options: {
+  readonly clients: ReadonlyArray<K>
+  readonly rounds: number
+  readonly warmUp: (client: K) => Promise<unknown>
+  readonly batch: (client: K) => Promise<unknown>
+  readonly schedule: (round: number) => ReadonlyArray<ReadonlyArray<K>>
+  readonly onRound?: ((round: number, groups: ReadonlyArray<Record<K, Timing>>) => void) | undefined
+}): Promise<ReadonlyArray<ReadonlyArray<Record<K, Timing>>>> => {
+  for (const client of options.clients) await options.warmUp(client)
+  const rounds: Array<ReadonlyArray<Record<K, Timing>>> = []
+  for (let r = 0; r < options.rounds; r++) {
+    const groups: Array<Record<K, Timing>> = []
+    for (const sequence of options.schedule(r)) {
+      const totals = {} as Record<K, Timing>
+      for (const client of sequence) {
+        const timing = await time(() => options.batch(client))
+        const sum = totals[client] ?? { ms: 0, cpuMs: 0 }
+        totals[client] = { ms: sum.ms + timing.ms, cpuMs: sum.cpuMs + timing.cpuMs }
+      }
+      groups.push(totals)
+    }
+    rounds.push(groups)
+    options.onRound?.(r, groups)
+  }
+  return rounds
+}

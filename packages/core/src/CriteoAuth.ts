@@ -171,8 +171,52 @@ export const defaults = {
    * Conflicting compare-and-sets (someone invalidated the entry meanwhile) retried at once, at most,
    * before a token just obtained is served without being stored.
    */
-  storeWriteAttempts: 3
+  storeWriteAttempts: 3,
+  /**
+   * The longest an operation of a store that does not bound its own (`boundsItsOperations` not set: a
+   * store brought by the application) may take (`awaitChange`: on top of its own wait) before it counts
+   * as failed, and the provider carries on without the store.
+   */
+  storeTimeout: Duration.seconds(5)
 } as const
+
+/** `store` with every operation bounded by `timeout`: a store that hangs fails like one that errs. */
+const bounded = (store: TokenStore.Service, timeout: Duration.Duration): TokenStore.Service => {
+  const bound = <A>(
+    operation: string,
+    key: string,
+    effect: Effect.Effect<A, TokenStore.TokenStoreError>,
+    extra: Duration.Duration = Duration.zero
+  ) =>
+    Effect.timeoutFail(effect, {
+      duration: Duration.sum(timeout, extra),
+      onTimeout: () =>
+        new TokenStore.TokenStoreError({
+          store: store.name,
+          operation,
+          key,
+          reason: `no answer within ${Duration.format(Duration.sum(timeout, extra))}`
+        })
+    })
+  const { rateLimitedUntil, recordRateLimit } = store
+  return {
+    ...store,
+    get: (key) => bound("get", key, store.get(key)),
+    compareAndSet: (key, version, write) => bound("compareAndSet", key, store.compareAndSet(key, version, write)),
+    invalidate: (key, fingerprint) => bound("invalidate", key, store.invalidate(key, fingerprint)),
+    acquireLease: (key, ttl) => bound("acquireLease", key, store.acquireLease(key, ttl)),
+    releaseLease: (lease) => bound("releaseLease", lease.key, store.releaseLease(lease)),
+    awaitChange: (key, version, wait) =>
+      bound("awaitChange", key, store.awaitChange(key, version, wait), Duration.decode(wait)),
+    remove: (key) => bound("remove", key, store.remove(key)),
+    recordRateLimit: recordRateLimit === undefined
+      ? undefined
+      : (key, untilMillis) => bound("recordRateLimit", key, recordRateLimit(key, untilMillis)),
+    rateLimitedUntil: rateLimitedUntil === undefined
+      ? undefined
+      : (key) => bound("rateLimitedUntil", key, rateLimitedUntil(key))
+  }
+}
 
 /**
  * How long one acquisition may take at most, retries included: the time-to-live of the store's lease,
@@ -246,10 +290,15 @@ const makeProvider = (
     const baseDelay = Duration.decode(options.retry?.baseDelay ?? defaults.baseDelay)
     const maxDelay = Duration.decode(options.retry?.maxDelay ?? defaults.maxDelay)
     const maxRateLimitWait = Duration.millis(policy.maxRateLimitWaitMillis)
-    // A given store bounds its own operations (the contract): a remote one in real time (the Redis store's
-    // operation timeout), which no Clock of the provider's can stand in for. A bound on the Clock here would
-    // fail healthy operations whenever a TestClock jumps while the store answers in real time.
-    const store = options.tokenStore ?? (yield* TokenStore.makeMemory)
+    // A store that bounds its operations itself (Redis, in real time; memory) is used as it is: a bound on
+    // the Clock would fail healthy operations whenever a TestClock jumps while it answers in real time. Any
+    // other store (the application's own) is bounded here, so that a store that hangs never hangs a caller.
+    const given = options.tokenStore
+    const store = given === undefined
+      ? yield* TokenStore.makeMemory
+      : given.boundsItsOperations === true
+      ? given
+      : bounded(given, defaults.storeTimeout)
     const key = options.storeKey ?? clientId
     const leaseTtl = acquisitionBound(requestTimeout, maxAttempts, maxDelay, maxRateLimitWait)
 

@@ -15,11 +15,10 @@
  *
  * Nothing in an entry is ever rendered: tokens stay `Redacted`; persistent stores encrypt entries.
  *
- * Every operation answers within a bound the store owns (`awaitChange`: within its `timeout`, plus that
- * bound): a store that cannot answer fails with `TokenStoreError`, and the provider carries on without it.
- * A remote store bounds each round trip in real time (the Redis store's operation timeout, 1 s by
- * default); the provider adds no timeout of its own, so that a `TestClock` moved while a store answers in
- * real time never fails a healthy operation.
+ * Every operation answers within a bound (`awaitChange`: within its `timeout`, plus that bound): a store
+ * that cannot answer fails with `TokenStoreError`, and the provider carries on without it. A store that
+ * bounds its operations itself says so (`boundsItsOperations`: the Redis store, in real time, 1 s by
+ * default); for any other, the provider bounds each operation on its `Clock`.
  *
  * @since 0.2.0
  */
@@ -135,6 +134,16 @@ export interface Service {
    * operation is counted in `criteo_auth_store_degraded_total`.
    */
   readonly reportsOutages?: boolean | undefined
+  /**
+   * `true` when the store bounds every operation itself, in real time (the Redis store's operation
+   * timeout; the memory store answers at once). The provider then adds no timeout of its own: a bound on
+   * its `Clock` would fail healthy operations whenever a `TestClock` jumps while the store answers in real
+   * time. Left out (a store brought by the application), the provider bounds each operation by
+   * `CriteoAuth.defaults.storeTimeout` on its `Clock`, so that a store that hangs never hangs a caller.
+   *
+   * @since 0.2.0
+   */
+  readonly boundsItsOperations?: boolean | undefined
   readonly get: (key: string) => Effect.Effect<Option.Option<Entry>, TokenStoreError>
   /**
    * Writes `write` if the entry of `key` is still at `expectedVersion` (`undefined`: the key must be
@@ -374,6 +383,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
 
   return TokenStore.of({
     name: "memory",
+    boundsItsOperations: true,
     get,
     compareAndSet,
     invalidate,

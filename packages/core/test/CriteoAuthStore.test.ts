@@ -242,32 +242,49 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.strictEqual(fake.stats.tokenRequests, 2)
     }))
 
-  it.scoped("a store operation still answering when the clock jumps is not failed: the store owns its bound", () =>
+  it.scoped("a store of the application's that hangs counts as failed after storeTimeout: callers are served", () =>
     Effect.gen(function*() {
-      // A remote store answers in real time while a TestClock may jump (the fleet's simulated day): the
-      // provider must not time the store out on its Clock (it did, after 5 s: the token was then obtained
-      // without the store, one extra request per provider). The store bounds its own operations.
-      const memory = yield* TokenStore.makeMemory
-      const gate = yield* Deferred.make<void>()
-      const slow: TokenStore.Service = {
-        ...memory,
-        get: (key) => Effect.zipRight(Deferred.await(gate), memory.get(key))
-      }
-      const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
-      const degradedBefore = (yield* Metric.value(degradedGets)).count
+      // no boundsItsOperations: the provider bounds every operation on its Clock
+      const hanging: TokenStore.Service = { ...broken, name: "hanging", get: () => Effect.never }
       const fake = yield* makeFakeCriteo()
-      const auth = yield* CriteoAuth.make({ grant, tokenStore: slow }).pipe(Effect.provide(fake.layer))
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: hanging }).pipe(Effect.provide(fake.layer))
       const fiber = yield* Effect.fork(auth.token)
       yield* settle
-      yield* TestClock.adjust("1 minute")
-      yield* Deferred.succeed(gate, undefined)
-      const token = yield* Fiber.join(fiber)
+      yield* TestClock.adjust(CriteoAuth.defaults.storeTimeout)
+      yield* Fiber.join(fiber)
       assert.strictEqual(fake.stats.tokenRequests, 1)
-      // obtained through the store (under its lease, then written there), not around it
-      const stored = Option.getOrUndefined(yield* memory.get(clientId))?.accessToken
-      assert.strictEqual(stored === undefined ? undefined : valueOf(stored), valueOf(token))
-      assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore)
     }))
+
+  it.scoped(
+    "a store that bounds its operations itself is not timed out on the Clock: an answer after a clock jump counts",
+    () =>
+      Effect.gen(function*() {
+        // A remote store answers in real time while a TestClock may jump (the fleet's simulated day): the
+        // provider must not time the store out on its Clock (it did, after 5 s: the token was then obtained
+        // without the store, one extra request per provider). The store bounds its own operations.
+        const memory = yield* TokenStore.makeMemory
+        const gate = yield* Deferred.make<void>()
+        const slow: TokenStore.Service = {
+          ...memory,
+          boundsItsOperations: true,
+          get: (key) => Effect.zipRight(Deferred.await(gate), memory.get(key))
+        }
+        const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
+        const degradedBefore = (yield* Metric.value(degradedGets)).count
+        const fake = yield* makeFakeCriteo()
+        const auth = yield* CriteoAuth.make({ grant, tokenStore: slow }).pipe(Effect.provide(fake.layer))
+        const fiber = yield* Effect.fork(auth.token)
+        yield* settle
+        yield* TestClock.adjust("1 minute")
+        yield* Deferred.succeed(gate, undefined)
+        const token = yield* Fiber.join(fiber)
+        assert.strictEqual(fake.stats.tokenRequests, 1)
+        // obtained through the store (under its lease, then written there), not around it
+        const stored = Option.getOrUndefined(yield* memory.get(clientId))?.accessToken
+        assert.strictEqual(stored === undefined ? undefined : valueOf(stored), valueOf(token))
+        assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore)
+      })
+  )
 
   it.scoped("a store that fails does not fail the callers: they are served, with one warning and a metric", () => {
     const warnings: Array<string> = []

@@ -502,6 +502,8 @@ export const make = (
     return TokenStore.TokenStore.of({
       name: STORE,
       reportsOutages: true,
+      // every operation is bounded by operationTimeout, in real time
+      boundsItsOperations: true,
       get,
       compareAndSet,
       invalidate,

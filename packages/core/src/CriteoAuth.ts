@@ -293,12 +293,8 @@ const makeProvider = (
     // A store that bounds its operations itself (Redis, in real time; memory) is used as it is: a bound on
     // the Clock would fail healthy operations whenever a TestClock jumps while it answers in real time. Any
     // other store (the application's own) is bounded here, so that a store that hangs never hangs a caller.
-    const given = options.tokenStore
-    const store = given === undefined
-      ? yield* TokenStore.makeMemory
-      : given.boundsItsOperations === true
-      ? given
-      : bounded(given, defaults.storeTimeout)
+    const given: TokenStore.Service = options.tokenStore ?? (yield* TokenStore.makeMemory)
+    const store = given.boundsItsOperations === true ? given : bounded(given, defaults.storeTimeout)
     const key = options.storeKey ?? clientId
     const leaseTtl = acquisitionBound(requestTimeout, maxAttempts, maxDelay, maxRateLimitWait)
 

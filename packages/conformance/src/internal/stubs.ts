@@ -6,11 +6,10 @@
 import type * as Effect from "effect/Effect"
 import type * as ConformanceCase from "../ConformanceCase.js"
 import type * as SimulatorError from "../SimulatorError.js"
+import * as Mappings from "./mappings.js"
 
-/** Above every refusal of the fixtures (2-8) and the grants (9-13); below faults (1). */
-export const casePriority = 2
-
-const formContentType = { matches: "(?i)application/x-www-form-urlencoded( *;.*)?" }
+/** Above every refusal of the fixtures; below faults (see `Mappings.priority`). */
+export const casePriority = Mappings.priority.caseAnswer
 
 /** A regular expression matching exactly `value` (WireMock refuses a `%` that is not an escape). */
 export const exactly = (value: string): string =>
@@ -20,20 +19,16 @@ export const exactly = (value: string): string =>
  * The handlebars of a simulator token valid for `seconds`: `sim.<expiry instant>` with random digits,
  * which the API accepts until that instant.
  */
-export const simToken = (seconds: number): string =>
-  `sim.{{now offset='${seconds} seconds' format="yyyyMMdd'T'HHmmss.SSS"}}{{randomValue length=6 type='NUMERIC'}}Z`
-
-const marker = "__SIMULATOR_TOKEN__"
+export const simToken = (seconds: number): string => Mappings.accessToken(seconds)
 
 /**
- * A token response body: `fields` as JSON, where the string `token(seconds)` stands for a fresh
- * simulator token.
+ * A token response body: `fields` as JSON, where the string `token` stands for a fresh simulator token
+ * valid for `seconds`.
  */
-export const tokenBody = (fields: Readonly<Record<string, unknown>>, seconds = 900): string =>
-  JSON.stringify(fields).replace(`"${marker}"`, `"${simToken(seconds)}"`)
+export const tokenBody = Mappings.tokenBody
 
 /** Stands for a fresh simulator token in `tokenBody`. */
-export const token = marker
+export const token = Mappings.token
 
 export interface TokenAnswer {
   /** The status. Default 200. */
@@ -63,23 +58,14 @@ export const tokenAnswer = (
   return environment.addStub({
     name: answer.name ?? `token: case answer for ${environment.clientId}`,
     priority: casePriority,
-    request: {
-      method: "POST",
-      urlPath: "/oauth2/token",
-      headers: { "Content-Type": formContentType },
-      formParameters: {
-        grant_type: { equalTo: answer.grantType ?? "client_credentials" },
-        client_id: { equalTo: environment.clientId },
-        client_secret: { matches: exactly(answer.secret ?? environment.clientSecret) }
-      }
-    },
+    request: Mappings.tokenForm({
+      grant_type: { equalTo: answer.grantType ?? "client_credentials" },
+      client_id: { equalTo: environment.clientId },
+      client_secret: { matches: exactly(answer.secret ?? environment.clientSecret) }
+    }),
     response: {
       status: answer.status ?? 200,
-      headers: {
-        "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-store",
-        ...answer.headers
-      },
+      headers: { ...Mappings.tokenHeaders, ...answer.headers },
       body,
       ...(answer.delayMillis === undefined ? {} : { fixedDelayMilliseconds: answer.delayMillis }),
       transformers: ["response-template"]
@@ -94,5 +80,6 @@ export const otherOrigin = (baseUrl: string): string => {
   return url.origin
 }
 
-export const criteoError = (code: string, title: string) =>
-  JSON.stringify({ errors: [{ traceId: "{{randomValue type='UUID'}}", type: "authorization", code, title }] })
+/** An API error body (`authorization` type), as text. */
+export const criteoError = (code: string, title: string): string =>
+  JSON.stringify(Mappings.criteoErrors({ type: "authorization", code, title }))

@@ -16,9 +16,10 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as WireMockCaptain from "wiremock-captain"
-import * as Fault from "./Fault.js"
+import type * as Fault from "./Fault.js"
 import * as AdminApi from "./internal/admin.js"
 import * as ContainerRuntime from "./internal/containerRuntime.js"
+import * as Mappings from "./internal/mappings.js"
 import { defaultFixturesDir } from "./internal/paths.js"
 import * as ProcessRuntime from "./internal/processRuntime.js"
 import * as Journal from "./Journal.js"
@@ -191,7 +192,21 @@ export interface Service {
     },
     SimulatorError.SimulatorAdminError
   >
-  /** wiremock-captain on this simulator, for anything else. */
+  /**
+   * `<baseUrl>/__admin`: WireMock's admin API (see its docs), for anything the operations above do not
+   * cover.
+   *
+   * @since 0.2.0
+   */
+  readonly adminUrl: string
+  /**
+   * wiremock-captain on this simulator.
+   *
+   * @deprecated Since 0.2.0: the simulator no longer uses wiremock-captain, and its type ties this API to
+   * that package. Use `addStub` / `removeStubs` / `removeRequests` / `setScenarioState`, or call WireMock's
+   * admin API at `adminUrl` (or `new WireMock(sim.baseUrl)` from wiremock-captain yourself). To be removed
+   * in 0.3.0.
+   */
   readonly admin: WireMockCaptain.WireMock
 }
 
@@ -257,43 +272,10 @@ export interface Options {
   readonly detectTimeout?: Duration.DurationInput | undefined
 }
 
-const versioned = "/[0-9]{4}-[0-9]{2}/.+"
-const tokenFormat = "'Bearer sim.'yyyyMMdd'T'HHmmss.SSSSSSSSSX"
-const faultPriority = 1
-const expiryPriority = 4
-
 const wholeSeconds = (input: Duration.DurationInput | undefined) => {
   const seconds = Math.round(Duration.toSeconds(Duration.decode(input ?? defaultTokenLifetime)))
   return Math.max(1, seconds)
 }
-
-const endpointOf = (target: Fault.Target) =>
-  target === "token"
-    ? {
-      method: "POST" as const,
-      endpoint: Journal.tokenPath,
-      requestEndpointFeature: WireMockCaptain.EndpointFeature.UrlPath
-    }
-    : {
-      method: "ANY" as const,
-      endpoint: versioned,
-      requestEndpointFeature: WireMockCaptain.EndpointFeature.UrlPathPattern
-    }
-
-const defaultBody = (target: Fault.Target, status: number) =>
-  target === "token"
-    ? JSON.stringify({
-      error: status >= 500 ? "server_error" : status === 429 ? "rate_limited" : "invalid_request",
-      error_description: `The simulator answers ${status} on purpose`
-    })
-    : JSON.stringify({
-      errors: [{
-        traceId: "{{randomValue type='UUID'}}",
-        type: status >= 500 ? "unavailable" : status === 429 ? "quota" : "validation",
-        code: status >= 500 ? "server-error" : status === 429 ? "rate-limit-exceeded" : `http-${status}`,
-        title: `The simulator answers ${status} on purpose`
-      }]
-    })
 
 interface Started {
   readonly runtime: Runtime
@@ -447,44 +429,28 @@ export const make = (
     // scope the simulator was started in is the live one.
     const clock = yield* Effect.clock
 
-    const expireTokens = Effect.gen(function*() {
-      const now = yield* clock.currentTimeMillis
-      // A token issued before now expires before now + lifetime: refuse every token expiring before that.
-      const cutoff = DateTime.formatIso(DateTime.unsafeMake(now + lifetimeSeconds * 1000 + 1))
-      yield* admin.send(
-        "expireTokens",
+    /** Installs mappings of the builder (in order: a `times` chain is registered first to last). */
+    const install = (operation: string, mappings: ReadonlyArray<Mappings.Mapping>) =>
+      Effect.forEach(
+        mappings,
+        (mapping) =>
+          admin.send(operation, HttpClientRequest.post("/mappings").pipe(HttpClientRequest.bodyUnsafeJson(mapping))),
+        { discard: true }
+      )
+
+    const removeByMetadata = (operation: string, metadata: Readonly<Record<string, unknown>>) =>
+      admin.send(
+        operation,
         HttpClientRequest.post("/mappings/remove-by-metadata").pipe(
-          HttpClientRequest.bodyUnsafeJson({ equalToJson: { simulator: "expiry", target: "api" } })
+          HttpClientRequest.bodyUnsafeJson({ equalToJson: metadata })
         )
       )
-      yield* admin.send(
-        "expireTokens",
-        HttpClientRequest.post("/mappings").pipe(HttpClientRequest.bodyUnsafeJson({
-          name: `api: token issued before ${DateTime.formatIso(DateTime.unsafeMake(now))} (expireTokens)`,
-          priority: expiryPriority,
-          request: {
-            method: "ANY",
-            urlPathPattern: versioned,
-            headers: { Authorization: { before: cutoff, actualFormat: tokenFormat } }
-          },
-          response: {
-            status: 401,
-            headers: { "Content-Type": "application/json; charset=utf-8" },
-            jsonBody: {
-              errors: [{
-                traceId: "{{randomValue type='UUID'}}",
-                type: "authorization",
-                code: "authorization-token-expired",
-                instance: "{{request.path}}",
-                title: "The authorization token has expired",
-                detail: "Generate a new token to continue"
-              }]
-            },
-            transformers: ["response-template"]
-          },
-          metadata: { simulator: "expiry", target: "api" }
-        }))
-      )
+
+    const expireTokens = Effect.gen(function*() {
+      const issuedAt = yield* clock.currentTimeMillis
+      const metadata = { simulator: "expiry", target: "api" }
+      yield* removeByMetadata("expireTokens", metadata)
+      yield* install("expireTokens", [{ ...Mappings.expired({ issuedAt, lifetime: tokenLifetime }), metadata }])
     }).pipe(Effect.withSpan("CriteoSimulator.expireTokens"))
 
     const setConsent = (operation: string, state: string | undefined) =>
@@ -495,6 +461,8 @@ export const make = (
           : HttpClientRequest.put("/scenarios/consent/state").pipe(HttpClientRequest.bodyUnsafeJson({ state }))
       ).pipe(Effect.asVoid)
 
+    // Latency slows the normal answers: the target's stubs are edited in place (their originals kept for
+    // clearFaults), which only the owner of the whole simulator may do (a case uses `Mappings.lateAnswer`).
     const setLatency = (target: Fault.Target, delay: Duration.Duration) =>
       Effect.gen(function*() {
         const found = yield* admin.send(
@@ -507,10 +475,7 @@ export const make = (
         for (const mapping of mappings) {
           const id = String(mapping["id"])
           yield* Ref.update(delayed, (map) => map.has(id) ? map : new Map(map).set(id, mapping))
-          const response = { ...(mapping["response"] as Record<string, unknown>) }
-          delete response["delayDistribution"]
-          delete response["chunkedDribbleDelay"]
-          response["fixedDelayMilliseconds"] = Duration.toMillis(delay)
+          const response = Mappings.withDelay(mapping["response"] as Record<string, unknown>, delay)
           yield* admin.send(
             "setFault",
             HttpClientRequest.put(`/mappings/${id}`).pipe(HttpClientRequest.bodyUnsafeJson({ ...mapping, response }))
@@ -537,100 +502,37 @@ export const make = (
         }
       })
 
-    const register = (
-      target: Fault.Target,
-      response: WireMockCaptain.IWireMockResponse,
-      features: WireMockCaptain.IWireMockFeatures,
-      times: number | undefined
-    ) =>
+    const setFault = (target: Fault.Target, fault: Fault.Fault, options: FaultOptions = {}) =>
       Effect.gen(function*() {
-        const { endpoint, method, requestEndpointFeature } = endpointOf(target)
-        const request: WireMockCaptain.IWireMockRequest = {
-          method,
-          endpoint,
-          metadata: { simulator: "fault", target }
-        }
-        const base = { ...features, requestEndpointFeature, stubPriority: faultPriority }
-        if (times === undefined) {
-          yield* admin.captainCall("setFault", (captain) => captain.register(request, response, base))
-          return
+        if (fault._tag === "Latency") {
+          if (options.times !== undefined) {
+            return yield* new SimulatorError.SimulatorAdminError({
+              operation: "setFault",
+              detail: "latency applies until clearFaults: it takes no `times`"
+            })
+          }
+          return yield* setLatency(target, fault.delay)
         }
         const scenarioName = `fault-${target}-${yield* Ref.updateAndGet(faultCounter, (n) => n + 1)}`
-        for (let i = 0; i < times; i++) {
-          const scenario = {
+        yield* install(
+          "setFault",
+          Mappings.fault(target, fault, {
+            times: options.times,
             scenarioName,
-            requiredScenarioState: i === 0 ? "Started" : `served-${i}`,
-            newScenarioState: `served-${i + 1}`
-          }
-          yield* admin.captainCall("setFault", (captain) => captain.register(request, response, { ...base, scenario }))
-        }
-      })
-
-    const setFault = (target: Fault.Target, fault: Fault.Fault, options: FaultOptions = {}) => {
-      const times = options.times === undefined ? undefined : Math.max(1, Math.floor(options.times))
-      return Fault.match(fault, {
-        Latency: ({ delay }) =>
-          times === undefined
-            ? setLatency(target, delay)
-            : Effect.fail(
-              new SimulatorError.SimulatorAdminError({
-                operation: "setFault",
-                detail: "latency applies until clearFaults: it takes no `times`"
-              })
-            ),
-        Network: ({ fault }) =>
-          register(target, { status: 200 }, { fault: WireMockCaptain.WireMockFault[fault] }, times),
-        Response: ({ body, headers, status }) =>
-          register(
-            target,
-            {
-              status,
-              headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
-              body: body.length > 0 ? body : defaultBody(target, status)
-            },
-            {
-              responseBodyType: WireMockCaptain.BodyType.Body,
-              responseTransformers: [WireMockCaptain.ResponseTransformer.RESPONSE_TEMPLATE]
-            },
-            times
-          ),
-        RateLimit: ({ limit, resetAfter }) =>
-          register(
-            target,
-            {
-              status: 429,
-              headers: {
-                "Content-Type": "application/json; charset=utf-8",
-                "x-ratelimit-limit": String(limit),
-                "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": `{{now offset='${
-                  Math.max(0, Math.ceil(Duration.toSeconds(resetAfter)))
-                } seconds' format='unix'}}`
-              },
-              body: defaultBody(target, 429)
-            },
-            {
-              responseBodyType: WireMockCaptain.BodyType.Body,
-              responseTransformers: [WireMockCaptain.ResponseTransformer.RESPONSE_TEMPLATE]
-            },
-            times
-          )
+            metadata: { simulator: "fault", target }
+          })
+        )
       }).pipe(Effect.withSpan("CriteoSimulator.setFault", { attributes: { target, fault: fault._tag } }))
-    }
 
     const clearFaults = (target?: Fault.Target) =>
-      Effect.forEach(target === undefined ? (["token", "api"] as const) : [target], (target) =>
-        admin.captainCall(
-          "clearFaults",
-          (captain) =>
-            captain.removeMappingByMetadata(
-              { simulator: "fault", target },
-              WireMockCaptain.MatchingAttributes.EqualToJson
-            )
-        ), { discard: true }).pipe(
-          Effect.zipRight(clearLatency(target)),
-          Effect.withSpan("CriteoSimulator.clearFaults")
-        )
+      Effect.forEach(
+        target === undefined ? (["token", "api"] as const) : [target],
+        (target) => removeByMetadata("clearFaults", { simulator: "fault", target }),
+        { discard: true }
+      ).pipe(
+        Effect.zipRight(clearLatency(target)),
+        Effect.withSpan("CriteoSimulator.clearFaults")
+      )
 
     const addStub = (mapping: Readonly<Record<string, unknown>>) =>
       admin.send(
@@ -736,7 +638,8 @@ export const make = (
       tokenRequests,
       apiRequests,
       requests,
-      admin: admin.captain
+      adminUrl: `${baseUrl}/__admin`,
+      admin: new WireMockCaptain.WireMock(baseUrl)
     })
   })
 

@@ -18,6 +18,7 @@
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as CriteoSimulator from "./CriteoSimulator.js"
+import * as Mappings from "./internal/mappings.js"
 import type * as Journal from "./Journal.js"
 import type * as SimulatorError from "./SimulatorError.js"
 
@@ -61,35 +62,12 @@ const revokeScenario = (consent: Consent) => `consent-${consent.name}`
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-const lifetime = "(join (systemValue type='ENVIRONMENT' key='WIREMOCK_TOKEN_LIFETIME' default='900') 'seconds' ' ')"
-
 const tokenBody = (consent: Consent, generation: "a" | "b") =>
-  [
-    "{",
-    `  "access_token": "sim.{{now offset=${lifetime} format="yyyyMMdd'T'HHmmss.SSS"}}${consent.number}Z",`,
-    `  "token_type": "Bearer",`,
-    `  "expires_in": {{systemValue type='ENVIRONMENT' key='WIREMOCK_TOKEN_LIFETIME' default='900'}},`,
-    `  "refresh_token": "rt.${consent.name}.${generation}.{{randomValue length=40 type='ALPHANUMERIC'}}"`,
-    "}"
-  ].join("\n")
-
-const jsonHeaders = {
-  "Content-Type": "application/json; charset=utf-8",
-  "Cache-Control": "no-store",
-  Pragma: "no-cache"
-}
-
-const form = { "Content-Type": { matches: "(?i)application/x-www-form-urlencoded( *;.*)?" } }
-
-const invalidGrant = (description: string) => ({
-  status: 400,
-  headers: jsonHeaders,
-  jsonBody: {
-    error: "invalid_grant",
-    error_description: description,
-    error_uri: "https://developers.criteo.com/marketing-solutions/docs/authorization-code-setup"
-  }
-})
+  Mappings.tokenResponseBody({
+    lifetime: "environment",
+    digits: String(consent.number),
+    refreshToken: Mappings.refreshToken(`rt.${consent.name}.${generation}`)
+  })
 
 /** A stable id per consent and stub, so that the fixture file does not change from one generation to the next. */
 const stubId = (consent: Consent, index: number) =>
@@ -102,27 +80,29 @@ const stubId = (consent: Consent, index: number) =>
  * @category stubs
  */
 export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> => {
-  const authorization = `Bearer sim\\.[0-9]{8}T[0-9]{6}\\.[0-9]{3}${consent.number}Z`
+  const authorization = Mappings.bearerPattern(String(consent.number))
   const refresh = (generation: "a" | "b") => `rt\\.${escape(consent.name)}\\.${generation}\\.[A-Za-z0-9]{40}`
   const metadata = { target: "token", consent: consent.name }
+  const [apiRevoked, refreshRevoked] = Mappings.consentRevoked({
+    label: `consent ${consent.name}`,
+    scenario: revokeScenario(consent),
+    authorization,
+    refreshToken: `rt\\.${escape(consent.name)}\\..*`,
+    metadata: { consent: consent.name }
+  })
   return [
     {
       id: stubId(consent, 1),
       name: `consent ${consent.name}: authorization_code, first use of the code`,
-      priority: 9,
-      request: {
-        method: "POST",
-        urlPath: "/oauth2/token",
-        headers: form,
-        formParameters: {
-          grant_type: { equalTo: "authorization_code" },
-          code: { equalTo: Redacted.value(code(consent)) },
-          redirect_uri: { matches: "https://.+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/.*" }
-        }
-      },
+      priority: Mappings.priority.codeGrant,
+      request: Mappings.tokenForm({
+        grant_type: { equalTo: "authorization_code" },
+        code: { equalTo: Redacted.value(code(consent)) },
+        redirect_uri: { matches: "https://.+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/.*" }
+      }),
       response: {
         status: 200,
-        headers: jsonHeaders,
+        headers: Mappings.tokenHeaders,
         body: tokenBody(consent, "a"),
         transformers: ["response-template"]
       },
@@ -131,40 +111,18 @@ export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> 
       requiredScenarioState: "Started",
       newScenarioState: "rotation-a"
     },
-    {
-      id: stubId(consent, 2),
-      name: `consent ${consent.name}: refresh_token after the consent was revoked`,
-      priority: 8,
-      request: {
-        method: "POST",
-        urlPath: "/oauth2/token",
-        headers: form,
-        formParameters: {
-          grant_type: { equalTo: "refresh_token" },
-          refresh_token: { matches: `rt\\.${escape(consent.name)}\\..*` }
-        }
-      },
-      response: invalidGrant("The consent was revoked"),
-      metadata,
-      scenarioName: revokeScenario(consent),
-      requiredScenarioState: "revoked"
-    },
+    { id: stubId(consent, 2), ...refreshRevoked },
     ...(["a", "b"] as const).map((generation, i) => ({
       id: stubId(consent, 3 + i),
       name: `consent ${consent.name}: refresh_token, current generation ${generation}`,
-      priority: 10,
-      request: {
-        method: "POST",
-        urlPath: "/oauth2/token",
-        headers: form,
-        formParameters: {
-          grant_type: { equalTo: "refresh_token" },
-          refresh_token: { matches: refresh(generation) }
-        }
-      },
+      priority: Mappings.priority.grant,
+      request: Mappings.tokenForm({
+        grant_type: { equalTo: "refresh_token" },
+        refresh_token: { matches: refresh(generation) }
+      }),
       response: {
         status: 200,
-        headers: jsonHeaders,
+        headers: Mappings.tokenHeaders,
         body: tokenBody(consent, generation === "a" ? "b" : "a"),
         transformers: ["response-template"]
       },
@@ -173,38 +131,11 @@ export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> 
       requiredScenarioState: `rotation-${generation}`,
       newScenarioState: `rotation-${generation === "a" ? "b" : "a"}`
     })),
-    {
-      id: stubId(consent, 5),
-      name: `consent ${consent.name}: API refused, the consent was revoked`,
-      priority: 5,
-      request: {
-        method: "ANY",
-        urlPathPattern: "/[0-9]{4}-[0-9]{2}/.+",
-        headers: { Authorization: { matches: authorization } }
-      },
-      response: {
-        status: 403,
-        headers: { "Content-Type": "application/json; charset=utf-8" },
-        jsonBody: {
-          errors: [{
-            traceId: "{{randomValue type='UUID'}}",
-            type: "access-control",
-            code: "consent-revoked",
-            instance: "{{request.path}}",
-            title: "The consent to access this account was revoked",
-            detail: "The user withdrew the consent given to the application"
-          }]
-        },
-        transformers: ["response-template"]
-      },
-      metadata: { target: "api", consent: consent.name },
-      scenarioName: revokeScenario(consent),
-      requiredScenarioState: "revoked"
-    },
+    { id: stubId(consent, 5), ...apiRevoked },
     {
       id: stubId(consent, 6),
       name: `consent ${consent.name}: GET advertisers/me`,
-      priority: 6,
+      priority: Mappings.priority.consentAnswer,
       request: {
         method: "GET",
         urlPathPattern: "/2026-(07|01)/advertisers/me",
@@ -212,7 +143,7 @@ export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> 
       },
       response: {
         status: 200,
-        headers: { "Content-Type": "application/json; charset=utf-8" },
+        headers: Mappings.jsonHeaders,
         jsonBody: {
           data: [{
             id: consent.advertiserId,
@@ -246,7 +177,7 @@ export const consentPageStubs = (consent: Consent, isDefault: boolean): Readonly
     name: `consent page: grants ${consent.name}${state === "Started" ? " (the default)" : ""}${
       withQuery ? ", redirect URI with a query" : ""
     }`,
-    priority: 9,
+    priority: Mappings.priority.consentPage,
     request: {
       method: "GET",
       urlPath: "/request",
@@ -283,7 +214,7 @@ export const consentPageStubs = (consent: Consent, isDefault: boolean): Readonly
 const consentPageRefusal: Record<string, unknown> = {
   id: "c0000000-0000-4000-8000-000000000099",
   name: "consent page: a request without response_type=code, a known client_id, an HTTPS redirect_uri and a state",
-  priority: 12,
+  priority: Mappings.priority.consentPageRefusal,
   request: { method: "GET", urlPath: "/request" },
   response: {
     status: 400,

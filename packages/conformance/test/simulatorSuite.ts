@@ -53,6 +53,7 @@ export const simulatorSuite = (runtime: CriteoSimulator.Runtime) => {
           assert.strictEqual(sim.runtime, runtime)
           assert.match(sim.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
           assert.strictEqual(sim.tokenUrl, `${sim.baseUrl}/oauth2/token`)
+          assert.strictEqual(sim.adminUrl, `${sim.baseUrl}/__admin`)
           assert.strictEqual(Duration.toSeconds(sim.tokenLifetime), 900)
         }))
 

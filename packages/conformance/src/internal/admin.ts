@@ -1,7 +1,7 @@
 /**
- * The WireMock admin API, as the simulator uses it: wiremock-captain for stub registration and removal
- * by metadata, raw calls (through the `HttpClient`) for what captain cannot do (scenario states, date
- * matchers, stub edits, the journal, reset).
+ * The WireMock admin API, as the simulator uses it: JSON calls through the `HttpClient`, each bounded by
+ * `adminTimeout` and failing with `SimulatorAdminError`. What is posted (stub mappings) is built by
+ * `internal/mappings.ts`.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as WireMockCaptain from "wiremock-captain"
 import * as SimulatorError from "../SimulatorError.js"
 
 /** Every admin call is bounded by this. */
@@ -21,16 +20,11 @@ const adminError = (operation: string, detail: string, status?: number) =>
   new SimulatorError.SimulatorAdminError({ operation, detail, ...(status === undefined ? {} : { status }) })
 
 export interface Admin {
-  readonly captain: WireMockCaptain.WireMock
   readonly send: (
     operation: string,
     request: HttpClientRequest.HttpClientRequest,
     options?: { readonly allowStatus?: ReadonlyArray<number> }
   ) => Effect.Effect<{ readonly status: number; readonly json: unknown }, SimulatorError.SimulatorAdminError>
-  readonly captainCall: <A>(
-    operation: string,
-    f: (captain: WireMockCaptain.WireMock) => Promise<A>
-  ) => Effect.Effect<A, SimulatorError.SimulatorAdminError>
   readonly decode: <A, I>(
     operation: string,
     schema: Schema.Schema<A, I>,
@@ -42,7 +36,6 @@ export interface Admin {
 export const make = (baseUrl: string): Effect.Effect<Admin, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const captain = new WireMockCaptain.WireMock(baseUrl)
     const admin = client.pipe(HttpClient.mapRequest(HttpClientRequest.prependUrl(`${baseUrl}/__admin`)))
 
     const send: Admin["send"] = (operation, request, options) =>
@@ -70,18 +63,6 @@ export const make = (baseUrl: string): Effect.Effect<Admin, never, HttpClient.Ht
         Effect.withSpan(`CriteoSimulator.${operation}`)
       )
 
-    const captainCall: Admin["captainCall"] = (operation, f) =>
-      Effect.tryPromise({
-        try: () => f(captain),
-        catch: (error) => adminError(operation, error instanceof Error ? error.message : String(error))
-      }).pipe(
-        Effect.timeoutFail({
-          duration: adminTimeout,
-          onTimeout: () => adminError(operation, `no answer within ${Duration.format(adminTimeout)}`)
-        }),
-        Effect.withSpan(`CriteoSimulator.${operation}`)
-      )
-
     const decode: Admin["decode"] = (operation, schema, value) =>
       Effect.mapError(
         Schema.decodeUnknown(schema)(value),
@@ -102,5 +83,5 @@ export const make = (baseUrl: string): Effect.Effect<Admin, never, HttpClient.Ht
         Effect.asVoid
       )
 
-    return { captain, send, captainCall, decode, waitHealthy }
+    return { send, decode, waitHealthy }
   })

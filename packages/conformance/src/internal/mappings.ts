@@ -139,16 +139,20 @@ export const priority = {
   apiAnswer: 7,
   /** Token endpoint: a grant without its own parameter (`code`, `redirect_uri`, `refresh_token`). */
   missingGrantParameter: 8,
-  /** Token endpoint: the code exchange (first use); a consent page redirect. */
+  /** Token endpoint: the code exchange (first use). */
   codeGrant: 9,
+  /** The consent page (`GET /request`): the redirect with a consent's code, for a well-formed request. */
+  consentPage: 9,
   /** Token endpoint: refresh tokens refused once the consent is revoked: before the rotation grants. */
   refreshRevoked: 9,
   /** Token endpoint: client_credentials, and the refresh of the current refresh token (rotation). */
   grant: 10,
   /** Token endpoint: the demo code with another redirect URI (invalid_grant), after the first use. */
   redirectMismatch: 11,
-  /** Token endpoint: the demo code again (invalid_grant), after the redirect check; the consent page's 400. */
+  /** Token endpoint: the demo code again (invalid_grant), after the redirect check. */
   codeReused: 12,
+  /** The consent page: 400 for a request no redirect stub took. */
+  consentPageRefusal: 12,
   /** Token endpoint: any other code or refresh token (invalid_grant): what no grant took. */
   unknownGrant: 13,
   /** API: no stub matched the path (404). */

@@ -231,18 +231,10 @@ const consentPageRefusal: Record<string, unknown> = {
  * @category stubs
  */
 export const fixtureFile = (consents: ReadonlyArray<Consent> = demoConsents): string =>
-  `${
-    JSON.stringify(
-      {
-        mappings: [
-          ...consents.flatMap((consent, i) => [...stubs(consent), ...consentPageStubs(consent, i === 0)]),
-          consentPageRefusal
-        ]
-      },
-      null,
-      2
-    )
-  }\n`
+  Mappings.mappingsFile([
+    ...consents.flatMap((consent, i) => [...stubs(consent), ...consentPageStubs(consent, i === 0)]),
+    consentPageRefusal
+  ])
 
 // -----------------------------------------------------------------------------
 // at run time

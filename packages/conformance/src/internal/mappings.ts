@@ -7,7 +7,9 @@
  * - `internal/caseSimulator` (the same, for one case's port: `onPort` adds a `Host` matcher),
  * - `SimulatorConsents` (consents in the fixtures and at run time),
  * - `internal/stubs` (the cases' own token answers),
- * - `fixtures/` (`test/mappings.test.ts` checks the fixture files equal what these functions build).
+ * - `internal/fixtures.ts`, which builds the files of `fixtures/mappings` and the token bodies of
+ *   `fixtures/__files/token` (generated with `pnpm --filter @criteo-auth/conformance fixtures`;
+ *   `test/mappings.test.ts` fails when a file differs).
  *
  * ## Priorities
  *
@@ -264,12 +266,14 @@ const environmentLifetime = "systemValue type='ENVIRONMENT' key='WIREMOCK_TOKEN_
 export const tokenFormat = "'Bearer sim.'yyyyMMdd'T'HHmmss.SSSSSSSSSX"
 
 /**
- * Any simulator token, as a regular expression on the `Authorization` header.
+ * A simulator token as a regular expression on the `Authorization` header: any, or one whose last six
+ * digits are `digits` (a consent's).
  *
  * @since 0.2.0
  * @category tokens
  */
-export const bearerPattern = (digits = "[0-9]{6}"): string => `Bearer sim\\.[0-9]{8}T[0-9]{6}\\.[0-9]{3}${digits}Z`
+export const bearerPattern = (digits?: string): string =>
+  `Bearer sim\\.[0-9]{8}T[0-9]{6}\\.${digits === undefined ? "[0-9]{9}" : `[0-9]{3}${digits}`}Z`
 
 /**
  * The handlebars of a simulator access token valid for `lifetime`: `sim.<expiry instant>` then six
@@ -418,7 +422,13 @@ export const errorBody = (target: Fault.Target, status: number): string => {
 // responses
 // -----------------------------------------------------------------------------
 
-const templated = ["response-template"] as const
+/**
+ * Response templating (handlebars in the body and headers), per stub.
+ *
+ * @since 0.2.0
+ * @category responses
+ */
+export const templated: ReadonlyArray<string> = ["response-template"]
 
 /**
  * 429 with `x-ratelimit-limit`, `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch seconds,
@@ -686,3 +696,13 @@ export const rateLimitScenario = (target: Fault.Target, scenario: string): Mappi
   scenarioName: scenario,
   requiredScenarioState: "limited"
 })
+
+/**
+ * A mapping file of WireMock (`{"mappings": [...]}`), as the fixtures are written: two-space JSON and a
+ * final newline.
+ *
+ * @since 0.2.0
+ * @category mappings
+ */
+export const mappingsFile = (mappings: ReadonlyArray<Readonly<Record<string, unknown>>>): string =>
+  `${JSON.stringify({ mappings }, null, 2)}\n`

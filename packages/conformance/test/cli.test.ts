@@ -65,6 +65,42 @@ const consent = (_sim: CriteoSimulator.Service, args: ReadonlyArray<string>, env
     return Effect.sync(() => child.kill())
   })
 
+/**
+ * Runs `criteo-auth consent --listen ...`, its browser played by the test: opens the link, follows the
+ * consent page's redirect to the command's loopback listener, and keeps the page it answers.
+ */
+const consentListening = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.async<Result & { readonly page: string; readonly status: number; readonly redirectUri: string }>((resume) => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=source", "--import", tsx, bin, "consent", "--listen", ...args],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env } }
+    )
+    let stdout = ""
+    let stderr = ""
+    let browser: Promise<{ page: string; status: number; redirectUri: string }> | undefined
+    const timer = setTimeout(() => child.kill(), 90_000)
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk)
+      const link = /^(http\S+\/request\?\S+)$/m.exec(stdout)?.[1]
+      if (link === undefined || browser !== undefined) return
+      const redirectUri = new URL(link).searchParams.get("redirect_uri") ?? ""
+      // the person's browser: the consent page redirects, the browser follows to the listener
+      browser = fetch(link, { redirect: "manual" })
+        .then((consentPage) => fetch(consentPage.headers.get("location") ?? "", { redirect: "manual" }))
+        .then(async (listener) => ({ status: listener.status, page: await listener.text(), redirectUri }))
+        .catch((error) => ({ status: 0, page: String(error), redirectUri }))
+    })
+    child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      void (browser ?? Promise.resolve({ status: 0, page: "", redirectUri: "" })).then((seen) =>
+        resume(Effect.succeed({ code: code ?? 1, stdout, stderr, ...seen }))
+      )
+    })
+    return Effect.sync(() => child.kill())
+  })
+
 const envFor = (sim: CriteoSimulator.Service, clientId: string, secret = demoSecret): Record<string, string> => ({
   CRITEO_CLIENT_ID: clientId,
   CRITEO_CLIENT_SECRET: secret,
@@ -82,6 +118,15 @@ const assertNoSecret = (result: Result, ...secrets: ReadonlyArray<string>) => {
     assert.notInclude(result.stderr, secret)
   }
 }
+
+/** Every access and refresh token the simulator issued to `clientId`, in clear (to check none is printed). */
+const issuedSecrets = (sim: CriteoSimulator.Service, clientId: string) =>
+  Effect.map(
+    sim.tokenRequests({ clientId }),
+    (tokens) =>
+      tokens.flatMap((t) => [t.issuedAccessToken, t.issuedRefreshToken])
+        .flatMap((secret) => secret === undefined ? [] : [Redacted.value(secret)])
+  )
 
 const fresh = Effect.flatMap(CriteoSimulator.CriteoSimulator, (sim) => Effect.as(sim.reset, sim))
 
@@ -162,15 +207,42 @@ layer(simulatorLayer({ runtime: "process" }), { excludeTestServices: true, timeo
           // one token request: the code exchange; the request used the cached token
           const stats = yield* SimulatorConsents.stats(sim, { clientId })
           assert.deepStrictEqual(stats.byConsent, { acme: 1 })
-          const tokens = yield* sim.tokenRequests({ clientId })
-          const secrets = tokens.flatMap((t) => [t.issuedAccessToken, t.issuedRefreshToken])
-            .flatMap((secret) => secret === undefined ? [] : [Redacted.value(secret)])
+          const secrets = yield* issuedSecrets(sim, clientId)
           assertNoSecret(connected, ...secrets, "code.acme")
           assertNoSecret(me, ...secrets)
           // an account never connected: a clear sentence, not a crash
           const unknown = yield* cli(["request", "--account", "globex", "GET", "/advertisers/me"], env)
           assert.notStrictEqual(unknown.code, 0)
           assert.include(unknown.stderr, "criteo-auth consent --account globex")
+        }),
+      120_000
+    )
+
+    it.effect(
+      "consent --listen: the consent page redirects to the CLI's loopback listener; then request --account",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* fresh
+          const clientId = CriteoSimulator.clientId("cli-listen")
+          const env = envFor(sim, clientId)
+          const connected = yield* consentListening(
+            ["--account", "acme", "--consent-url", `${sim.baseUrl}/request`],
+            env
+          )
+          assert.strictEqual(connected.code, 0, connected.stderr)
+          assert.match(connected.redirectUri, /^http:\/\/127\.0\.0\.1:\d+\/callback$/)
+          assert.strictEqual(connected.status, 200, connected.page)
+          assert.include(connected.page, "Account connected")
+          assert.include(connected.stderr, "Connected account \"acme\"")
+          const me = yield* cli(["request", "--account", "acme", "GET", "/advertisers/me"], env)
+          assert.strictEqual(me.code, 0, me.stderr)
+          assert.strictEqual(JSON.parse(me.stdout).data[0].id, "200001")
+          // one token request: the code exchange, with the listener's redirect URI
+          assert.deepStrictEqual((yield* SimulatorConsents.stats(sim, { clientId })).byConsent, { acme: 1 })
+          const secrets = yield* issuedSecrets(sim, clientId)
+          assertNoSecret(connected, ...secrets, "code.acme")
+          assertNoSecret(me, ...secrets)
+          for (const secret of [demoSecret, ...secrets, "code.acme"]) assert.notInclude(connected.page, secret)
         }),
       120_000
     )

@@ -85,18 +85,7 @@ const seconds = (duration: Duration.Duration) => Math.round(Duration.toSeconds(d
 const tokenCommand = Command.make(
   "token",
   {
-    settings: Settings.options,
-    noCache: Options.boolean("no-cache").pipe(
-      Options.withDescription(
-        "Do not read or write the token cache (encrypted files under $XDG_CACHE_HOME/criteo-auth, else " +
-          "~/.cache/criteo-auth): every run then requests a new token."
-      )
-    ),
-    account: Options.text("account").pipe(
-      Options.withDescription("Act for an account connected with criteo-auth consent --account NAME."),
-      Options.withPseudoName("NAME"),
-      Options.optional
-    ),
+    ...Settings.common,
     raw: Options.boolean("raw").pipe(
       Options.withDescription("Print only the access token, e.g. for curl -H \"Authorization: Bearer $(...)\".")
     ),
@@ -189,18 +178,7 @@ const tokenCommand = Command.make(
 const requestCommand = Command.make(
   "request",
   {
-    settings: Settings.options,
-    noCache: Options.boolean("no-cache").pipe(
-      Options.withDescription(
-        "Do not read or write the token cache (encrypted files under $XDG_CACHE_HOME/criteo-auth, else " +
-          "~/.cache/criteo-auth): every run then requests a new token."
-      )
-    ),
-    account: Options.text("account").pipe(
-      Options.withDescription("Act for an account connected with criteo-auth consent --account NAME."),
-      Options.withPseudoName("NAME"),
-      Options.optional
-    ),
+    ...Settings.common,
     method: Request.methodArg,
     path: Request.pathArg,
     data: Options.text("data").pipe(
@@ -325,14 +303,27 @@ const consentCommand = Command.make(
       Options.withDescription("The name to keep the account under (then: criteo-auth request --account NAME)."),
       Options.withPseudoName("NAME")
     ),
-    redirectUri: Options.text("redirect-uri").pipe(
-      Options.withDescription("One of the app's registered redirect URIs (Criteo requires HTTPS)."),
-      Options.withPseudoName("URI")
-    ),
     pkce: Options.boolean("pkce").pipe(Options.withDescription("Add a PKCE challenge (apps with PKCE enabled).")),
     consentUrl: Options.text("consent-url").pipe(
       Options.withDescription("Another consent page than https://consent.criteo.com/request (a simulator)."),
       Options.withPseudoName("URL"),
+      Options.optional
+    ),
+    listen: Options.boolean("listen").pipe(
+      Options.withDescription(
+        "Take the redirect on a listener on this machine instead of stdin, for an app whose registered redirect " +
+          "URI is a loopback one: --redirect-uri http://127.0.0.1:PORT/PATH (or localhost, [::1]), else " +
+          "http://127.0.0.1:PORT/callback with --port."
+      )
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDescription("With --listen and no --redirect-uri: the port to listen on (default: a free one)."),
+      Options.withPseudoName("N"),
+      Options.optional
+    ),
+    wait: Options.text("wait").pipe(
+      Options.withDescription("How long to wait for the redirect, pasted or on the listener, e.g. 5m (default 15m)."),
+      Options.withPseudoName("DURATION"),
       Options.optional
     )
   },
@@ -341,12 +332,15 @@ const consentCommand = Command.make(
   Command.withDescription(
     HelpDoc.blocks([
       HelpDoc.p(
-        "Connect an account of an authorization_code app: prints Criteo's consent link, then reads the URL the " +
-          "consent page redirected to (or its code) from stdin, checks its state, exchanges the code and keeps " +
-          "the refresh token, encrypted, in the token cache."
+        "Connect an account of an authorization_code app: prints Criteo's consent link, then takes the redirect " +
+          "back: the URL the consent page redirected to (or its code) pasted on stdin, or with --listen the " +
+          "redirect itself, on a loopback listener. Checks its state, exchanges the code and keeps the refresh " +
+          "token, encrypted, in the token cache. --redirect-uri (or CRITEO_REDIRECT_URI) is one of the app's " +
+          "registered redirect URIs (Criteo requires HTTPS, except where a loopback one is allowed)."
       ),
       Help.examples([
-        "criteo-auth consent --account acme --redirect-uri https://app.example.com/criteo/callback"
+        "criteo-auth consent --account acme --redirect-uri https://app.example.com/criteo/callback",
+        "criteo-auth consent --account acme --listen --redirect-uri http://127.0.0.1:8765/criteo/callback"
       ])
     ])
   )
@@ -401,11 +395,18 @@ export const command = rootCommand
 
 const vocabulary: Help.Vocabulary = {
   program: "criteo-auth",
-  commands: ["token", "request"],
+  commands: ["token", "request", "consent"],
   flags: [
     ...Object.values(Settings.settings).map((setting) => `--${setting.flag}`),
     "--raw",
     "--json",
+    "--no-cache",
+    "--account",
+    "--pkce",
+    "--consent-url",
+    "--listen",
+    "--port",
+    "--wait",
     "--data",
     "--header",
     "--include",

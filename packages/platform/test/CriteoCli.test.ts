@@ -591,4 +591,121 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assertClean(result, issued.map((i) => i.accessToken))
       }))
   })
+
+  describe("consent --listen: the redirect on a loopback listener", () => {
+    /** The link the command printed on stdout: its redirect URI and state. */
+    const linkOf = (cli: Cli.Interactive) =>
+      Effect.map(cli.waitFor(/^(https?:\/\/\S+\?\S+)$/m), (match) => {
+        const url = new URL(match[1])
+        return { redirectUri: url.searchParams.get("redirect_uri")!, state: url.searchParams.get("state")! }
+      })
+    /** The browser: follows the consent page's redirect to the listener. */
+    const follow = (url: string) =>
+      Effect.promise(() =>
+        fetch(url, { redirect: "manual" }).then(async (response) => ({
+          status: response.status,
+          headers: response.headers,
+          page: await response.text()
+        }))
+      )
+    /** A failure after the prompt: its exit code, and one sentence after the prompt line on stderr. */
+    const failedAfterPrompt = (result: Cli.Result, code: ExitCode) =>
+      assertFailure({ ...result, stderr: result.stderr.replace(/^Open this link.*\n/, "") }, code)
+    const refused = (url: string) => Effect.promise(() => fetch(url).then(() => false, () => true))
+
+    it.scoped("state checked, code exchanged, the page says so without a secret; then request --account works", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const code = `code-${Date.now()}-listen`
+        const client = yield* fake.register({ codes: [{ code, redirectUri: /^http:\/\/127\.0\.0\.1:\d+\/callback$/ }] })
+        const env = envFor(fake, client)
+        const cli = yield* Cli.start(["consent", "--account", "acme", "--listen"], env)
+        const { redirectUri, state } = yield* linkOf(cli)
+        assert.match(redirectUri, /^http:\/\/127\.0\.0\.1:\d+\/callback$/)
+        assert.notMatch(redirectUri, /:0\//, "the port the system chose, not 0")
+        // another path (a browser's favicon) is not the redirect: 404, and the command keeps waiting
+        assert.strictEqual((yield* follow(new URL("/favicon.ico", redirectUri).href)).status, 404)
+        const answer = yield* follow(`${redirectUri}?code=${code}&state=${encodeURIComponent(state)}`)
+        assert.strictEqual(answer.status, 200, answer.page)
+        assert.include(answer.page, "Account connected")
+        assert.include(answer.page, "\"acme\"".replace(/"/g, "&quot;"))
+        assert.strictEqual(answer.headers.get("cache-control"), "no-store")
+        assert.strictEqual(answer.headers.get("content-security-policy"), "default-src 'none'")
+        const result = yield* cli.result
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.include(result.stderr, "Connected account \"acme\"")
+        // the exchange sent the listener's redirect URI, and the listener is closed
+        const [exchange] = yield* fake.requests(client.clientId, "token")
+        assert.strictEqual(exchange.form.redirect_uri, redirectUri)
+        assert.isTrue(yield* refused(redirectUri))
+        // then the account works, on the token the consent obtained (one token request in all)
+        const me = yield* Cli.run(["request", "--account", "acme", "GET", "/advertisers/me"], env)
+        assert.strictEqual(me.code, 0, me.stderr)
+        const issued = yield* fake.issued(client.clientId)
+        assert.strictEqual(issued.length, 1)
+        const secrets = [code, client.clientSecret, ...issued.flatMap((i) => [i.accessToken, i.refreshToken])]
+        assertClean(result, secrets)
+        assertClean(me, secrets)
+        for (const secret of secrets) if (secret !== undefined) assert.notInclude(answer.page, secret)
+      }))
+
+    it.scoped("a redirect with another state: exit 2, the page says why, no code exchanged", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const code = `code-${Date.now()}-forged`
+        const port = yield* closedPort
+        const registered = `http://127.0.0.1:${port}/criteo/callback`
+        const client = yield* fake.register({ codes: [{ code, redirectUri: registered }] })
+        // the app's registered loopback redirect URI: the listener takes its port and path
+        const cli = yield* Cli.start(
+          ["consent", "--account", "acme", "--listen", "--redirect-uri", registered],
+          envFor(fake, client)
+        )
+        const { redirectUri } = yield* linkOf(cli)
+        assert.strictEqual(redirectUri, registered)
+        assert.strictEqual((yield* follow(`http://127.0.0.1:${port}/callback?code=${code}&state=x`)).status, 404)
+        const answer = yield* follow(`${registered}?code=${code}&state=not-the-state<script>`)
+        assert.strictEqual(answer.status, 400)
+        assert.include(answer.page, "not connected")
+        assert.include(answer.page, "state")
+        assert.notInclude(answer.page, "<script>", "nothing echoed unescaped")
+        assert.notInclude(answer.page, code)
+        const line = failedAfterPrompt(yield* cli.result, ExitCode.Usage)
+        assert.include(line, "state")
+        assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, 0)
+      }))
+
+    it.scoped("Ctrl-C while waiting: exit 130, the listener closed; --wait bounds the wait: exit 2", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const interrupted = yield* Cli.start(["consent", "--account", "acme", "--listen"], envFor(fake, client))
+        const { redirectUri } = yield* linkOf(interrupted)
+        yield* interrupted.signal("SIGINT")
+        assert.strictEqual((yield* interrupted.result).code, ExitCode.Interrupted)
+        assert.isTrue(yield* refused(redirectUri))
+        const waited = yield* Cli.start(
+          ["consent", "--account", "acme", "--listen", "--wait", "1s"],
+          envFor(fake, client)
+        )
+        const line = failedAfterPrompt(yield* waited.result, ExitCode.Usage)
+        assert.include(line, "No redirect came within 1s")
+      }))
+
+    it.effect("a redirect URI the listener cannot serve, or --port with --redirect-uri: a usage error", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const https = yield* Cli.run(
+          ["consent", "--account", "acme", "--listen", "--redirect-uri", "https://app.example.com/cb"],
+          envFor(fake, client)
+        )
+        assert.include(assertFailure(https, ExitCode.Usage), "loopback redirect URI")
+        const both = yield* Cli.run(
+          ["consent", "--account", "acme", "--listen", "--port", "0", "--redirect-uri", "http://127.0.0.1:9/cb"],
+          envFor(fake, client)
+        )
+        assertFailure(both, ExitCode.Usage)
+      }))
+  })
 })

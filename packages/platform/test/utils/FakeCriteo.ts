@@ -41,7 +41,7 @@ export interface ClientSpec {
   /** Answers to the next API calls with a valid token, in order, before the normal behaviour resumes. */
   readonly apiScript?: ReadonlyArray<Scripted>
   /** Authorization codes the client may exchange (once each). */
-  readonly codes?: ReadonlyArray<{ readonly code: string; readonly redirectUri: string }>
+  readonly codes?: ReadonlyArray<{ readonly code: string; readonly redirectUri: string | RegExp }>
   /** Refresh tokens the client may use (each once: they rotate). */
   readonly refreshTokens?: ReadonlyArray<string>
 }
@@ -77,7 +77,7 @@ interface ClientState {
   readonly clientSecret: string
   script: Array<Scripted>
   apiScript: Array<Scripted>
-  codes: Array<{ readonly code: string; readonly redirectUri: string }>
+  codes: Array<{ readonly code: string; readonly redirectUri: string | RegExp }>
   refreshTokens: Set<string>
   issued: Array<Issued>
   flaky: number
@@ -199,7 +199,12 @@ const make = Effect.gen(function*() {
       case "client_credentials":
         return issue(client, "client_credentials", false)
       case "authorization_code": {
-        const index = client.codes.findIndex((c) => c.code === form.code && c.redirectUri === form.redirect_uri)
+        const index = client.codes.findIndex((c) =>
+          c.code === form.code &&
+          (typeof c.redirectUri === "string"
+            ? c.redirectUri === form.redirect_uri
+            : c.redirectUri.test(form.redirect_uri))
+        )
         if (index < 0) return oauthError(400, "invalid_grant", "The authorization code is invalid or expired")
         client.codes.splice(index, 1)
         return issue(client, "authorization_code", true)

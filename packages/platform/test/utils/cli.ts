@@ -2,7 +2,10 @@ import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as PlatformError from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ChildProcess from "node:child_process"
+import { EventEmitter } from "node:events"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -71,3 +74,71 @@ export const runInTerminal = (
   const line = [process.execPath, bin, ...args].map(quote).join(" ")
   return run(["-qefc", line, "/dev/null"], { TERM: "xterm", COLUMNS: "200", ...env }, { executable: "script" })
 }
+
+/**
+ * A run of `node dist/bin.js ARGS` to interact with: wait for what it prints, write to its stdin,
+ * send it a signal. Killed when the scope closes, if still running.
+ */
+export interface Interactive {
+  /** The first match of `pattern` in what has been printed on stdout so far, waiting for it (60 s at most). */
+  readonly waitFor: (pattern: RegExp) => Effect.Effect<RegExpExecArray, Error>
+  readonly write: (text: string) => Effect.Effect<void>
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Waits for the exit (120 s at most). */
+  readonly result: Effect.Effect<Result, Error>
+}
+
+export const start = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {}
+): Effect.Effect<Interactive, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [bin, ...args], {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }
+        })
+      ),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+    )
+    let stdout = ""
+    let stderr = ""
+    const changed = new EventEmitter()
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk)
+      changed.emit("change")
+    })
+    child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+    const exited = new Promise<number>((resolve) =>
+      child.on("close", (code, signal) => resolve(code ?? (signal === null ? 1 : 128)))
+    )
+    const waitFor = (pattern: RegExp) =>
+      Effect.async<RegExpExecArray>((resume) => {
+        const check = () => {
+          const match = pattern.exec(stdout)
+          if (match === null) return false
+          changed.off("change", check)
+          resume(Effect.succeed(match))
+          return true
+        }
+        if (!check()) changed.on("change", check)
+        return Effect.sync(() => changed.off("change", check))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: "60 seconds",
+          onTimeout: () => new Error(`${pattern} not printed within 60 s; stdout: ${stdout}; stderr: ${stderr}`)
+        })
+      )
+    return {
+      waitFor,
+      write: (text) => Effect.sync(() => child.stdin.write(text)),
+      signal: (signal) => Effect.sync(() => child.kill(signal)),
+      result: Effect.promise(() => exited).pipe(
+        Effect.map((code) => ({ code, stdout, stderr })),
+        Effect.timeoutFail({
+          duration: "120 seconds",
+          onTimeout: () => new Error(`no exit within 120 s; stdout: ${stdout}; stderr: ${stderr}`)
+        })
+      )
+    }
+  })

@@ -57,7 +57,12 @@ export const describeConfigError = (error: ConfigError.ConfigError): string => {
   return `Invalid configuration: ${parts.join("; ")}`
 }
 
-const classify = (error: unknown): readonly [ExitCode, string] => {
+/**
+ * The exit code and the sentence of an expected failure.
+ *
+ * @internal
+ */
+export const describe = (error: unknown): readonly [ExitCode, string] => {
   if (error instanceof UserError) return [error.code, error.sentence]
   if (ConfigError.isConfigError(error)) return [ExitCode.Configuration, describeConfigError(error)]
   if (CriteoConfig.isUrlError(error)) return [ExitCode.Configuration, error.message]
@@ -113,7 +118,7 @@ export const report = (
   if (Option.isSome(failure)) {
     // @effect/cli has already printed what was wrong with the command line, with the usage.
     if (ValidationError.isValidationError(failure.value)) return Effect.succeed(ExitCode.Usage)
-    const [code, sentence] = classify(failure.value)
+    const [code, sentence] = describe(failure.value)
     const after = summary === undefined ? "" : ` (${summary})`
     return Effect.as(printer.err(`criteo-auth: ${stripPeriod(sentence)}${after}.`), code)
   }

@@ -9,6 +9,7 @@ import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -212,6 +213,27 @@ export const options: { readonly [K in Key]: Options.Options<Option.Option<strin
   optionOf
 )
 
+/**
+ * The options of every command that talks to Criteo with the configured client (`token`, `request`):
+ * the settings, and the token cache's two flags.
+ *
+ * @internal
+ */
+export const common = {
+  settings: options,
+  noCache: Options.boolean("no-cache").pipe(
+    Options.withDescription(
+      "Do not read or write the token cache (encrypted files under $XDG_CACHE_HOME/criteo-auth, else " +
+        "~/.cache/criteo-auth): every run then requests a new token."
+    )
+  ),
+  account: Options.text("account").pipe(
+    Options.withDescription("Act for an account connected with criteo-auth consent --account NAME."),
+    Options.withPseudoName("NAME"),
+    Options.optional
+  )
+}
+
 const byVariable: ReadonlyMap<string, Setting> = new Map(
   Object.values(settings as Record<Key, Setting>).map((setting) => [setting.variable, setting])
 )
@@ -279,6 +301,27 @@ export const provider = (values: Values): Effect.Effect<
       if (Option.isSome(value)) map.set(setting.variable, value.value)
     }
     return ConfigProvider.fromMap(map)
+  })
+
+/**
+ * The value of one setting: its flag's (the contents of the file for the file kinds), else its
+ * variable's in the current `ConfigProvider`, else none.
+ *
+ * @internal
+ */
+export const value = (values: Values, key: Key): Effect.Effect<
+  Option.Option<string>,
+  Failure.UserError,
+  FileSystem.FileSystem
+> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const setting: Setting = settings[key]
+    const flag = yield* valueOf(fs, setting, values[key])
+    if (Option.isSome(flag)) return flag
+    return yield* Config.option(Config.nonEmptyString(setting.variable)).pipe(
+      Effect.orElseSucceed(() => Option.none<string>())
+    )
   })
 
 /**

@@ -7,7 +7,9 @@
  * `node --conditions=source --import tsx adapters/criteo-auth.ts`.
  */
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
+// The version of the client under test (inlined by the bundler).
 import * as CriteoNode from "@criteo-auth/platform/CriteoNode"
+import platformPackage from "@criteo-auth/platform/package.json" with { type: "json" }
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -121,4 +123,15 @@ lines.on("line", (line) => {
 })
 lines.on("close", shutdown)
 
-send({ type: "ready", name: "criteo-auth", version: "0.1.0", protocol: 1 })
+// Protocol version 2: every grant, any API path, and timeouts from CRITEO_TOKEN_TIMEOUT / CRITEO_API_TIMEOUT.
+send({
+  type: "ready",
+  name: "criteo-auth",
+  version: platformPackage.version,
+  protocol: 2,
+  capabilities: {
+    grants: ["client_credentials", "authorization_code", "refresh_token"],
+    apiPaths: "any",
+    configurableTimeouts: true
+  }
+})

@@ -121,6 +121,18 @@ export interface Session {
   /** The name and version the adapter announced. */
   readonly name: string | undefined
   readonly version: string | undefined
+  /**
+   * The protocol version the adapter announced (`undefined`: it did not say).
+   *
+   * @since 0.2.0
+   */
+  readonly protocol: number | undefined
+  /**
+   * What the adapter claims it can do (everything, unless its `ready` line restricts it).
+   *
+   * @since 0.2.0
+   */
+  readonly capabilities: Protocol.Capabilities
   /** One call; fails with an `AdapterError` (reason `Timeout`) when no answer comes within `timeout`. */
   readonly call: (
     request: Protocol.ApiRequest,
@@ -460,6 +472,8 @@ export const start = (
     return {
       name: announced.name,
       version: announced.version,
+      protocol: announced.protocol,
+      capabilities: Protocol.capabilitiesOf(announced),
       call,
       calls,
       output: Ref.get(output),

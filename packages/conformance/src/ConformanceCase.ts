@@ -22,21 +22,61 @@ import type * as Protocol from "./Protocol.js"
 import type * as SimulatorError from "./SimulatorError.js"
 
 /**
- * `FAIL`: the requirement is a MUST, a miss fails the run. `WARN`: a SHOULD, a miss is reported.
+ * The requirement level of a case (RFC 2119): a `MUST` that is missed fails the run (verdict `FAIL`); a
+ * `SHOULD` that is missed is reported (verdict `WARN`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Level = "MUST" | "SHOULD"
+
+/**
+ * The requirement level under its old name: `FAIL` for a MUST, `WARN` for a SHOULD.
  *
  * @since 0.1.0
  * @category models
+ * @deprecated since 0.2.0: use `Level` (`"MUST" | "SHOULD"`); `FAIL` and `WARN` read as verdicts.
  */
 export type Grade = "FAIL" | "WARN"
 
 /**
- * The outcome of a case: `PASS`; `FAIL` or `WARN` (a check failed, by the case's grade); `ERROR` (the
- * adapter or the simulator did not do its part, so the client could not be judged).
+ * The old name of a level.
+ *
+ * @since 0.2.0
+ * @category conversions
+ */
+export const gradeOf = (level: Level): Grade => (level === "MUST" ? "FAIL" : "WARN")
+
+/**
+ * The level of an old grade.
+ *
+ * @since 0.2.0
+ * @category conversions
+ */
+export const levelOf = (grade: Grade): Level => (grade === "FAIL" ? "MUST" : "SHOULD")
+
+/**
+ * The outcome of a case:
+ * - `PASS`: every check passed;
+ * - `FAIL` or `WARN`: a check failed (`FAIL` for a MUST, `WARN` for a SHOULD);
+ * - `BLOCKED`: a precondition of the case was not met (no token obtained, no API call made, ...), so its
+ *   point was never reached: not a pass, and for a MUST it fails the run like a `FAIL`;
+ * - `N/A`: the case needs a capability the adapter does not claim (a grant, configurable timeouts, ...):
+ *   not tested, and said so in the headline;
+ * - `ERROR`: the adapter or the simulator did not do its part, so the client could not be judged.
  *
  * @since 0.1.0
  * @category models
  */
-export type Verdict = "PASS" | "FAIL" | "WARN" | "ERROR"
+export type Verdict = "PASS" | "FAIL" | "WARN" | "BLOCKED" | "N/A" | "ERROR"
+
+/**
+ * Every verdict, in the order reports list them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const verdicts: ReadonlyArray<Verdict> = ["PASS", "FAIL", "WARN", "BLOCKED", "N/A", "ERROR"]
 
 /**
  * @since 0.1.0
@@ -47,6 +87,46 @@ export interface Requirement {
   readonly source: string
   /** What it says, briefly. */
   readonly text: string
+  /**
+   * Where to read it: the RFC section or Criteo's page. Default: derived from `source` (`RFC 6749 §4.4.2`
+   * links to that section on rfc-editor.org; see `requirementUrl`).
+   *
+   * @since 0.2.0
+   */
+  readonly url?: string | undefined
+}
+
+const criteoDocs = "https://developers.criteo.com/marketing-solutions/docs"
+
+/** Criteo's pages by the subject a `Criteo: <subject>` source names; the first match wins. */
+const criteoPages: ReadonlyArray<readonly [RegExp, string]> = [
+  [/rate limit/i, `${criteoDocs}/rate-limits`],
+  [/error/i, `${criteoDocs}/api-error-types`],
+  [/version/i, `${criteoDocs}/versioning-policy`],
+  [/authori[sz]ation code|consent/i, `${criteoDocs}/authorization-code-setup`],
+  [/openapi/i, "https://developers.criteo.com/marketing-solutions/reference"],
+  [/./, `${criteoDocs}/authentication`]
+]
+
+/**
+ * Where a requirement can be read: its own `url`, else, for `RFC 6749 §4.4.2` (the first section named), the
+ * section on rfc-editor.org, for `Criteo: ...` the page of Criteo's developer documentation on the subject;
+ * `undefined` for the kit's own requirements (`Robustness`, `Adapter protocol`).
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const requirementUrl = (requirement: Requirement): string | undefined => {
+  if (requirement.url !== undefined) return requirement.url
+  const rfc = /^RFC (\d+)(?: §(\d+(?:\.\d+)*)| Appendix ([A-Z](?:\.\d+)*))?/.exec(requirement.source)
+  if (rfc !== null) {
+    const fragment = rfc[2] !== undefined ? `#section-${rfc[2]}` : rfc[3] !== undefined ? `#appendix-${rfc[3]}` : ""
+    return `https://www.rfc-editor.org/rfc/rfc${rfc[1]}.html${fragment}`
+  }
+  if (/^Criteo\b/.test(requirement.source)) {
+    return criteoPages.find(([pattern]) => pattern.test(requirement.source.replace(/^Criteo:?\s*/, "")))?.[1]
+  }
+  return undefined
 }
 
 /**
@@ -236,6 +316,36 @@ export interface Check {
   readonly passed: boolean
   /** What was seen, in a sentence (never a secret). */
   readonly detail: string
+  /**
+   * A precondition of the case rather than its point (the client obtained a token, called the API, ...):
+   * when it does not hold, the case is `BLOCKED`, naming it, whatever the other checks say.
+   *
+   * @since 0.2.0
+   */
+  readonly precondition?: boolean | undefined
+}
+
+/**
+ * A precondition of a case: a check on its evidence that must hold for the case's point to have been
+ * reached. `Evidence` (the helpers of the catalogue) has the usual ones: a token requested, a token
+ * response served, the API called, a labelled call succeeded.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Precondition = (evidence: Evidence) => Check
+
+/**
+ * What a case needs of the adapter besides the grant it is configured with (see `Protocol.Capabilities`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Needs {
+  /** API paths the workload calls. Default `["/advertisers/me"]`, the default path of a call. */
+  readonly apiPaths?: ReadonlyArray<string> | undefined
+  /** The case gives the client its timeouts (`CRITEO_TOKEN_TIMEOUT`, `CRITEO_API_TIMEOUT`). */
+  readonly configurableTimeouts?: boolean | undefined
 }
 
 /**
@@ -247,6 +357,17 @@ export interface ConformanceCase {
   readonly id: string
   readonly title: string
   readonly group: Group
+  /**
+   * MUST or SHOULD.
+   *
+   * @since 0.2.0
+   */
+  readonly level: Level
+  /**
+   * The level under its old name (`FAIL` for MUST, `WARN` for SHOULD), kept in step by `make`.
+   *
+   * @deprecated since 0.2.0: use `level`.
+   */
   readonly grade: Grade
   readonly requirements: ReadonlyArray<Requirement>
   /** What the simulator does, in a sentence or two. */
@@ -255,6 +376,13 @@ export interface ConformanceCase {
   readonly expectation: string
   /** The grant the adapter is configured with. Default `client_credentials`. */
   readonly grant?: GrantType | undefined
+  /**
+   * What the case needs of the adapter besides its grant; an adapter that does not claim it (in its
+   * `ready` line) gets `N/A` for the case.
+   *
+   * @since 0.2.0
+   */
+  readonly needs?: Needs | undefined
   /** Variables added to (or replacing) the adapter's environment. */
   readonly env?: ((environment: Environment) => Readonly<Record<string, string>>) | undefined
   /**
@@ -280,17 +408,45 @@ export interface ConformanceCase {
   readonly hangIsFailure?: boolean | undefined
   /** The setup on the simulator and the workload. */
   readonly run: (context: Context) => Effect.Effect<void, Adapter.AdapterError | SimulatorError.SimulatorAdminError>
+  /**
+   * What must have happened for the case's point to be reached (e.g. the client obtained a token): checked
+   * first; one that does not hold makes the case `BLOCKED`, naming it. A check returned by `check` with
+   * `precondition: true` counts the same.
+   *
+   * @since 0.2.0
+   */
+  readonly preconditions?: ReadonlyArray<Precondition> | undefined
   /** The checks; the case passes when all pass. */
   readonly check: (evidence: Evidence) => ReadonlyArray<Check>
 }
 
 /**
- * Defines a case (an identity function that fixes the type).
+ * What `make` takes: a case with its `level`, or (deprecated) its `grade`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Definition =
+  & Omit<ConformanceCase, "level" | "grade">
+  & (
+    | { readonly level: Level; readonly grade?: undefined }
+    | {
+      /** @deprecated since 0.2.0: use `level`. */
+      readonly grade: Grade
+      readonly level?: undefined
+    }
+  )
+
+/**
+ * Defines a case: fixes its type, and its `level` (from a deprecated `grade` if that is what it has).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (definition: ConformanceCase): ConformanceCase => definition
+export const make = (definition: Definition): ConformanceCase => {
+  const level = definition.level ?? levelOf(definition.grade!)
+  return { ...definition, level, grade: gradeOf(level) }
+}
 
 /**
  * A check.
@@ -301,13 +457,71 @@ export const make = (definition: ConformanceCase): ConformanceCase => definition
 export const check = (name: string, passed: boolean, detail: string): Check => ({ name, passed, detail })
 
 /**
- * The verdict of a case from its checks.
+ * A check made a precondition: when it does not hold, the case is `BLOCKED`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const asPrecondition = (check: Check): Check => ({ ...check, precondition: true })
+
+/**
+ * The preconditions that did not hold.
+ *
+ * @since 0.2.0
+ * @category verdicts
+ */
+export const unmetPreconditions = (checks: ReadonlyArray<Check>): ReadonlyArray<Check> =>
+  checks.filter((c) => c.precondition === true && !c.passed)
+
+/**
+ * The verdict of a case from its checks: `BLOCKED` when a precondition did not hold, else `PASS` when
+ * every check passed, else `FAIL` (a MUST) or `WARN` (a SHOULD).
  *
  * @since 0.1.0
  * @category verdicts
  */
-export const verdictOf = (grade: Grade, checks: ReadonlyArray<Check>): Verdict =>
-  checks.every((c) => c.passed) ? "PASS" : grade
+export const verdictOf = (level: Level | Grade, checks: ReadonlyArray<Check>): Verdict =>
+  unmetPreconditions(checks).length > 0
+    ? "BLOCKED"
+    : checks.every((c) => c.passed)
+    ? "PASS"
+    : level === "MUST" || level === "FAIL"
+    ? "FAIL"
+    : "WARN"
+
+/**
+ * Runs a case's checks on its evidence: its preconditions first (marked as such), then its own checks.
+ *
+ * @since 0.2.0
+ * @category verdicts
+ */
+export const checksOf = (self: ConformanceCase, evidence: Evidence): ReadonlyArray<Check> => [
+  ...(self.preconditions ?? []).map((precondition) => asPrecondition(precondition(evidence))),
+  ...self.check(evidence)
+]
+
+/**
+ * What the adapter must claim for the case to be tested: its grant, its API paths, configurable timeouts.
+ * An adapter of protocol version 1 (no capabilities in its `ready` line) claims everything.
+ *
+ * @since 0.2.0
+ * @category capabilities
+ */
+export const unclaimed = (self: ConformanceCase, capabilities: Protocol.Capabilities): ReadonlyArray<string> => {
+  const grant = self.grant ?? "client_credentials"
+  const paths = self.needs?.apiPaths ?? ["/advertisers/me"]
+  return [
+    ...(capabilities.grants === "any" || capabilities.grants.includes(grant) ? [] : [`the ${grant} grant`]),
+    ...(capabilities.apiPaths === "any"
+      ? []
+      : paths.filter((p) => !(capabilities.apiPaths as ReadonlyArray<string>).includes(p)).map((p) =>
+        `the API path ${p}`
+      )),
+    ...(self.needs?.configurableTimeouts === true && !capabilities.configurableTimeouts
+      ? ["configurable timeouts"]
+      : [])
+  ]
+}
 
 /**
  * What a report says of a case before its result: the fields a person reads to know what it checks.
@@ -319,6 +533,8 @@ export const describe = (self: ConformanceCase) => ({
   id: self.id,
   title: self.title,
   group: self.group,
+  level: self.level,
+  /** @deprecated since 0.2.0: use `level`. */
   grade: self.grade,
   requirements: self.requirements,
   setup: self.setup,

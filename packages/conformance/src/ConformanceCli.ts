@@ -9,8 +9,8 @@
  * criteo-conformance list [--json] [--adapters]
  * ```
  *
- * Exit codes: 0 when every FAIL-grade case passed (or failed as expected) and no case was an ERROR;
- * 1 otherwise; 2 when the run could not happen (usage, unreadable file, no simulator).
+ * Exit codes: 0 when every MUST case passed (or failed as expected, or was not applicable: N/A) and no
+ * case was an ERROR; 1 otherwise (a MUST case FAIL or BLOCKED, an ERROR); 2 when the run could not happen (usage, unreadable file, no simulator).
  *
  * @since 0.1.0
  */
@@ -27,6 +27,7 @@ import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { createRequire } from "node:module"
 import * as Path from "node:path"
 import * as BuiltinAdapters from "./BuiltinAdapters.js"
 import * as Catalogue from "./Catalogue.js"
@@ -42,12 +43,24 @@ import * as Runner from "./Runner.js"
 import * as Scorecard from "./Scorecard.js"
 
 /**
+ * The version of this package, read from its package.json when the module loads (`../package.json` from
+ * both `src/` and `dist/`): never a number kept by hand.
+ *
  * @since 0.1.0
  * @category constants
- * @deprecated since 0.2.0: the tool reports the version in this package's package.json; this constant is no
- * longer kept in step with it.
+ * @deprecated since 0.2.0: the tool reads its version with the platform's FileSystem (`--version`, the
+ * reports); this constant stays for the callers of 0.1.0.
  */
-export const version = "0.1.0"
+export const version: string = (() => {
+  try {
+    const json: unknown = createRequire(import.meta.url)("../package.json")
+    return typeof json === "object" && json !== null && typeof (json as { version?: unknown }).version === "string"
+      ? (json as { version: string }).version
+      : "unknown"
+  } catch {
+    return "unknown"
+  }
+})()
 
 /**
  * @since 0.1.0
@@ -336,15 +349,11 @@ const listCommand = Command.make("list", {
         group = c.group
         yield* Console.log(`\n${c.group}`)
       }
-      yield* Console.log(`  ${c.grade === "FAIL" ? "MUST  " : "SHOULD"}  ${c.id.padEnd(44)} ${c.title}`)
+      yield* Console.log(`  ${c.level.padEnd(6)}  ${c.id.padEnd(44)} ${c.title}`)
       yield* Console.log(`          ${"".padEnd(44)} ${c.requirements.map((r) => r.source).join("; ")}`)
     }
-    const must = Catalogue.cases.filter((c) => c.grade === "FAIL").length
-    yield* Console.log(
-      `\n${Catalogue.cases.length} cases: ${must} MUST (FAIL-grade), ${
-        Catalogue.cases.length - must
-      } SHOULD (WARN-grade)`
-    )
+    const must = Catalogue.cases.filter((c) => c.level === "MUST").length
+    yield* Console.log(`\n${Catalogue.cases.length} cases: ${must} MUST, ${Catalogue.cases.length - must} SHOULD`)
   })).pipe(Command.withDescription("List the cases of the catalogue (or the shipped adapters)"))
 
 const root = Command.make("criteo-conformance").pipe(

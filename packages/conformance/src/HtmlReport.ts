@@ -19,6 +19,8 @@ const titles: Record<Report.Status, string> = {
   pass: "passed",
   fail: "failed (a MUST)",
   warn: "warning (a SHOULD)",
+  blocked: "blocked: a precondition was not met, so the point of the case was never reached (fails the run for a MUST)",
+  na: "not tested: the adapter does not claim what the case needs",
   error: "could not be judged: the adapter or the simulator failed",
   xfail: "failed, as the expected-failures file says",
   xpass: "passed, but listed as expected to fail: the entry is stale"
@@ -32,7 +34,7 @@ const badge = (status: Report.Status) =>
   `<span class="badge ${status}" title="${escape(titles[status])}">${labels[status]}</span>`
 
 const style = `
-:root { --pass: #1a7f37; --fail: #cf222e; --warn: #9a6700; --error: #8250df; --xfail: #6e7781; --xpass: #0969da;
+:root { --pass: #1a7f37; --fail: #cf222e; --warn: #9a6700; --error: #8250df; --blocked: #bc4c00; --na: #8c959f; --xfail: #6e7781; --xpass: #0969da;
   --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --soft: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
@@ -59,11 +61,11 @@ tr.group th { background: var(--soft); font-size: 13px; text-transform: capitali
 .matrix td.cell { text-align: center; white-space: nowrap; }
 .matrix .title { color: var(--muted); font-size: 12.5px; }
 .grade { font-size: 11px; font-weight: 600; border-radius: 4px; padding: 0 5px; border: 1px solid var(--line); }
-.grade.FAIL { color: var(--fail); } .grade.WARN { color: var(--warn); }
+.grade.MUST { color: var(--fail); } .grade.SHOULD { color: var(--warn); }
 .badge { display: inline-block; min-width: 54px; text-align: center; font-weight: 700; font-size: 11.5px; border-radius: 4px;
   padding: 1px 6px; color: #fff; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.warn { background: var(--warn); }
-.badge.error { background: var(--error); } .badge.xfail { background: var(--xfail); } .badge.xpass { background: var(--xpass); }
+.badge.error { background: var(--error); } .badge.blocked { background: var(--blocked); } .badge.na { background: var(--na); } .badge.xfail { background: var(--xfail); } .badge.xpass { background: var(--xpass); }
 a { color: inherit; }
 .legend { color: var(--muted); font-size: 12.5px; }
 .legend .badge { min-width: 0; margin-right: 2px; }
@@ -103,6 +105,7 @@ const summaryCard = (run: Report.AdapterRun, index: number): string => {
   }: MUST ${s.mustPassed}/${s.mustTotal} · SHOULD ${s.shouldPassed}/${s.shouldTotal}</p>
   <ul>
     <li class="count-pass">${s.pass} passed</li><li class="count-warn">${s.warn} warned</li><li class="count-fail">${s.fail} failed</li>
+    <li class="count-blocked">${s.blocked} blocked</li><li class="count-na">${s.na} not tested</li>
     <li class="count-error">${s.error} errors</li><li class="count-xfail">${s.xfail} expected failures</li><li class="count-xpass">${s.xpass} stale expected failures</li>
   </ul>
   <p class="small">${s.total} cases in ${seconds(run.durationMillis)}</p>
@@ -136,7 +139,7 @@ const matrix = (report: Report.RunReport): string => {
         return `<tr data-case="${escape(id)}"><td><code>${escape(id)}</code><div class="title">${
           escape(c.title)
         }</div></td>` +
-          `<td><span class="grade ${c.grade}">${c.grade === "FAIL" ? "MUST" : "SHOULD"}</span></td>` +
+          `<td><span class="grade ${c.level}">${c.level}</span></td>` +
           `<td class="title">${escape(c.requirements.map((r) => r.source).join("; "))}</td>${cells.join("")}</tr>`
       })
     ]
@@ -162,9 +165,11 @@ const caseDetails = (result: Report.CaseResult, runIndex: number): string => {
     ? `<p class="none">no check ran</p>`
     : `<table class="checks">${
       result.checks.map((c) =>
-        `<tr class="${c.passed ? "ok" : "ko"}"><td class="mark">${c.passed ? "✓" : "✗"}</td><td class="name">${
-          escape(c.name)
-        }</td><td>${escape(c.detail)}</td></tr>`
+        `<tr class="${c.passed ? "ok" : "ko"}${c.precondition === true ? " precondition" : ""}"><td class="mark">${
+          c.passed ? "✓" : "✗"
+        }</td><td class="name">${c.precondition === true ? "precondition: " : ""}${escape(c.name)}</td><td>${
+          escape(c.detail)
+        }</td></tr>`
       ).join("")
     }</table>`
   const timeline = result.timeline.length === 0
@@ -198,13 +203,13 @@ const caseDetails = (result: Report.CaseResult, runIndex: number): string => {
         .join("\n")
     }${result.outputTruncated ? "\n…" : ""}</pre>`
   return `<details class="case ${result.status}" id="${anchor(runIndex, result.id)}" data-case="${escape(result.id)}"${
-    result.status === "pass" || result.status === "xfail" ? "" : " open"
+    result.status === "pass" || result.status === "xfail" || result.status === "na" ? "" : " open"
   }>
   <summary>${badge(result.status)} <code>${escape(result.id)}</code> <span>${
     escape(result.title)
-  }</span> <span class="grade ${result.grade}">${
-    result.grade === "FAIL" ? "MUST" : "SHOULD"
-  }</span><span class="duration">${seconds(result.durationMillis)}</span></summary>
+  }</span> <span class="grade ${result.level}">${result.level}</span><span class="duration">${
+    seconds(result.durationMillis)
+  }</span></summary>
   <div class="body">
     <dl>
       <dt>Requirement</dt><dd><ul>${
@@ -215,6 +220,16 @@ const caseDetails = (result: Report.CaseResult, runIndex: number): string => {
       <dt>Client id</dt><dd><code>${escape(result.clientId)}</code></dd>
       ${result.expectedReason === undefined ? "" : `<dt>Expected to fail</dt><dd>${escape(result.expectedReason)}</dd>`}
       ${result.error === undefined ? "" : `<dt>Error</dt><dd><pre class="error">${escape(result.error)}</pre></dd>`}
+      ${
+    result.blockedBy === undefined
+      ? ""
+      : `<dt>Blocked</dt><dd class="blocked">precondition not met: ${escape(result.blockedBy)}</dd>`
+  }
+      ${
+    result.notTested === undefined
+      ? ""
+      : `<dt>Not tested</dt><dd class="na">the adapter does not claim ${escape(result.notTested.join(", "))}</dd>`
+  }
     </dl>
     <h4>Checks</h4>${checks}
     <h4>Workload</h4>${timeline}

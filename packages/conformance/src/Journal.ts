@@ -93,13 +93,13 @@ export class TokenRequest extends Schema.Class<TokenRequest>("@criteo-auth/confo
    * @since 0.1.0
    */
   get grantType(): string | undefined {
-    return plain(this.form["grant_type"])
+    return unlessRedacted(this.form["grant_type"])
   }
   /**
    * @since 0.1.0
    */
   get clientId(): string | undefined {
-    return plain(this.form["client_id"])
+    return unlessRedacted(this.form["client_id"])
   }
 }
 
@@ -128,7 +128,8 @@ export class ApiRequest extends Schema.Class<ApiRequest>("@criteo-auth/conforman
   }
 }
 
-const plain = (value: FieldValue | undefined): string | undefined =>
+/** A field's value unless it is redacted (`Evidence.reveal`, in the kit, reveals it). */
+const unlessRedacted = (value: FieldValue | undefined): string | undefined =>
   value === undefined ? undefined : Redacted.isRedacted(value) ? undefined : value
 
 // -----------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 /**
- * The adapter protocol (version 1): how the runner drives a client under test. The runner starts the
+ * The adapter protocol (version 2): how the runner drives a client under test. The runner starts the
  * adapter as a subprocess with the simulator's addresses and credentials in `CRITEO_*` environment
  * variables, sends commands as JSON lines on its stdin and reads answers as JSON lines on its stdout.
  * `adapters/PROTOCOL.md` is the reference for adapter authors.
+ *
+ * Version 2 adds the adapter's capabilities to its `ready` line (the grants it supports, the API paths it
+ * accepts, whether its timeouts can be configured): the cases needing what it does not claim are `N/A`.
+ * An adapter of version 1 keeps working: without `capabilities` it claims everything.
  *
  * @since 0.1.0
  */
@@ -13,7 +17,15 @@ import { forTerminal, jsonDepth } from "./internal/sanitize.js"
  * @since 0.1.0
  * @category constants
  */
-export const version = 1
+export const version = 2
+
+/**
+ * The protocol versions the runner speaks: an adapter may announce any of them.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const supportedVersions: ReadonlyArray<number> = [1, 2]
 
 /**
  * The environment variables the runner sets for the adapter.
@@ -63,7 +75,43 @@ export const Outcome = Schema.Struct({
 export type Outcome = typeof Outcome.Type
 
 /**
- * `{"type":"ready","name":"my-client","version":"1.2.3"}`: the adapter is ready for commands.
+ * What an adapter claims in its `ready` line (protocol version 2), each member optional — an absent one
+ * claims everything: `grants`, the grant types it can be configured with; `apiPaths`, `"any"` or the
+ * API paths it accepts in a `call`; `configurableTimeouts`, whether `CRITEO_TOKEN_TIMEOUT` and
+ * `CRITEO_API_TIMEOUT` reach the client.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const ClaimedCapabilities = Schema.Struct({
+  grants: Schema.optional(Schema.Array(Schema.String)),
+  apiPaths: Schema.optional(Schema.Union(Schema.Literal("any"), Schema.Array(Schema.String))),
+  configurableTimeouts: Schema.optional(Schema.Boolean)
+})
+
+/**
+ * What the adapter can do, every member resolved.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Capabilities {
+  readonly grants: "any" | ReadonlyArray<string>
+  readonly apiPaths: "any" | ReadonlyArray<string>
+  readonly configurableTimeouts: boolean
+}
+
+/**
+ * Everything: what an adapter of protocol version 1, or one that claims nothing, is taken to support.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const allCapabilities: Capabilities = { grants: "any", apiPaths: "any", configurableTimeouts: true }
+
+/**
+ * `{"type":"ready","name":"my-client","version":"1.2.3","protocol":2,"capabilities":{...}}`: the adapter is
+ * ready for commands.
  *
  * @since 0.1.0
  * @category models
@@ -72,7 +120,9 @@ export const Ready = Schema.Struct({
   type: Schema.Literal("ready"),
   name: Schema.optional(Schema.String),
   version: Schema.optional(Schema.String),
-  protocol: Schema.optional(Schema.Number)
+  protocol: Schema.optional(Schema.Number),
+  /** @since 0.2.0 */
+  capabilities: Schema.optional(ClaimedCapabilities)
 })
 
 /**
@@ -80,6 +130,18 @@ export const Ready = Schema.Struct({
  * @category models
  */
 export type Ready = typeof Ready.Type
+
+/**
+ * The capabilities a `ready` line claims: everything it does not restrict (all of them for version 1).
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const capabilitiesOf = (ready: Ready): Capabilities => ({
+  grants: ready.capabilities?.grants ?? "any",
+  apiPaths: ready.capabilities?.apiPaths ?? "any",
+  configurableTimeouts: ready.capabilities?.configurableTimeouts ?? true
+})
 
 /**
  * The answer to a `call` command.

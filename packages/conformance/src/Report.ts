@@ -6,15 +6,26 @@
  * @since 0.1.0
  */
 import type * as ConformanceCase from "./ConformanceCase.js"
+import type * as Protocol from "./Protocol.js"
 
 /**
  * The status of a case once expected failures are taken into account: `xfail` is a listed case that
- * failed (fine), `xpass` a listed case that passed (the entry is stale).
+ * failed or was blocked (fine), `xpass` a listed case that passed (the entry is stale). `blocked`: a
+ * precondition was not met (it fails the run for a MUST); `na`: not tested, the adapter does not claim
+ * what the case needs.
  *
  * @since 0.1.0
  * @category models
  */
-export type Status = "pass" | "fail" | "warn" | "error" | "xfail" | "xpass"
+export type Status = "pass" | "fail" | "warn" | "blocked" | "na" | "error" | "xfail" | "xpass"
+
+/**
+ * Every status, in the order reports list them.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const statuses: ReadonlyArray<Status> = ["pass", "fail", "warn", "blocked", "na", "error", "xfail", "xpass"]
 
 /**
  * How each status is printed.
@@ -26,6 +37,8 @@ export const statusLabels: Record<Status, string> = {
   pass: "PASS",
   fail: "FAIL",
   warn: "WARN",
+  blocked: "BLOCKED",
+  na: "N/A",
   error: "ERROR",
   xfail: "XFAIL",
   xpass: "XPASS"
@@ -61,12 +74,35 @@ export interface CaseResult {
   readonly id: string
   readonly title: string
   readonly group: ConformanceCase.Group
-  readonly grade: ConformanceCase.Grade
+  /**
+   * MUST or SHOULD.
+   *
+   * @since 0.2.0
+   */
+  readonly level: ConformanceCase.Level
+  /**
+   * The level under its old name (`FAIL`, `WARN`), still written in report.json.
+   *
+   * @deprecated since 0.2.0: use `level`.
+   */
+  readonly grade?: ConformanceCase.Grade | undefined
   readonly requirements: ReadonlyArray<ConformanceCase.Requirement>
   readonly setup: string
   readonly expectation: string
   readonly verdict: ConformanceCase.Verdict
   readonly status: Status
+  /**
+   * The preconditions that were not met, when the case is `BLOCKED` (`the client obtains a token`).
+   *
+   * @since 0.2.0
+   */
+  readonly blockedBy?: string | undefined
+  /**
+   * What the adapter does not claim and the case needs, when it is `N/A` (`the authorization_code grant`).
+   *
+   * @since 0.2.0
+   */
+  readonly notTested?: ReadonlyArray<string> | undefined
   /** Why the case is in the expected-failures file, when it is. */
   readonly expectedReason: string | undefined
   /** Why the case could not be judged (`ERROR`). */
@@ -91,10 +127,18 @@ export interface Summary {
   readonly pass: number
   readonly fail: number
   readonly warn: number
+  /** @since 0.2.0 */
+  readonly blocked: number
+  /**
+   * Cases not tested (`N/A`).
+   *
+   * @since 0.2.0
+   */
+  readonly na: number
   readonly error: number
   readonly xfail: number
   readonly xpass: number
-  /** FAIL-grade cases that passed (or failed as expected), out of all FAIL-grade cases. */
+  /** MUST cases that passed, out of all MUST cases tested (`N/A` ones left out). */
   readonly mustPassed: number
   readonly mustTotal: number
   readonly shouldPassed: number
@@ -114,6 +158,18 @@ export interface AdapterRun {
   /** What the adapter announced in its `ready` line (the first case's). */
   readonly name: string | undefined
   readonly version: string | undefined
+  /**
+   * The protocol version the adapter announced.
+   *
+   * @since 0.2.0
+   */
+  readonly protocol?: number | undefined
+  /**
+   * What the adapter claimed in its `ready` line (everything, for protocol version 1).
+   *
+   * @since 0.2.0
+   */
+  readonly capabilities?: Protocol.Capabilities | undefined
   readonly expectedSource: string
   /** Expected-failure patterns that match no case of the catalogue. */
   readonly unknownExpectations: ReadonlyArray<string>
@@ -145,7 +201,9 @@ export interface RunReport {
  * @category constructors
  */
 export const statusOf = (verdict: ConformanceCase.Verdict, expected: boolean): Status =>
-  expected
+  verdict === "N/A"
+    ? "na"
+    : expected
     ? verdict === "PASS" ? "xpass" : "xfail"
     : verdict === "PASS"
     ? "pass"
@@ -153,7 +211,23 @@ export const statusOf = (verdict: ConformanceCase.Verdict, expected: boolean): S
     ? "fail"
     : verdict === "WARN"
     ? "warn"
+    : verdict === "BLOCKED"
+    ? "blocked"
     : "error"
+
+/**
+ * Whether a result fails the run: a failure, an error, a MUST case blocked (unless listed as expected);
+ * with `strict`, a stale expected failure too.
+ *
+ * @since 0.2.0
+ * @category queries
+ */
+export const failsRun = (
+  result: Pick<CaseResult, "status" | "level">,
+  options: { readonly strict?: boolean } = {}
+): boolean =>
+  result.status === "fail" || result.status === "error" || (result.status === "blocked" && result.level === "MUST") ||
+  (options.strict === true && result.status === "xpass")
 
 /**
  * @since 0.1.0
@@ -161,13 +235,16 @@ export const statusOf = (verdict: ConformanceCase.Verdict, expected: boolean): S
  */
 export const summarize = (results: ReadonlyArray<CaseResult>): Summary => {
   const count = (status: Status) => results.filter((r) => r.status === status).length
-  const must = results.filter((r) => r.grade === "FAIL")
-  const should = results.filter((r) => r.grade === "WARN")
+  const tested = results.filter((r) => r.verdict !== "N/A")
+  const must = tested.filter((r) => r.level === "MUST")
+  const should = tested.filter((r) => r.level === "SHOULD")
   return {
     total: results.length,
     pass: count("pass"),
     fail: count("fail"),
     warn: count("warn"),
+    blocked: count("blocked"),
+    na: count("na"),
     error: count("error"),
     xfail: count("xfail"),
     xpass: count("xpass"),
@@ -179,18 +256,14 @@ export const summarize = (results: ReadonlyArray<CaseResult>): Summary => {
 }
 
 /**
- * Whether the run fails: a FAIL-grade case failed unexpectedly or a case could not be judged
- * (`ERROR`, not expected); with `strict`, a stale expected failure (`XPASS`) too.
+ * Whether the run fails: a MUST case failed or was blocked unexpectedly, or a case could not be judged
+ * (`ERROR`, not expected); with `strict`, a stale expected failure (`XPASS`) too. `N/A` cases do not.
  *
  * @since 0.1.0
  * @category queries
  */
 export const failed = (report: RunReport, options: { readonly strict?: boolean } = {}): boolean =>
-  report.runs.some((run) =>
-    run.results.some((r) =>
-      r.status === "fail" || r.status === "error" || (options.strict === true && r.status === "xpass")
-    )
-  )
+  report.runs.some((run) => run.results.some((r) => failsRun(r, options)))
 
 /**
  * What a run says about its client at a glance. `conforms-except`: every MUST case passed but some that
@@ -201,9 +274,18 @@ export const failed = (report: RunReport, options: { readonly strict?: boolean }
  */
 export interface Headline {
   readonly conformance: "conforms" | "conforms-except" | "does-not-conform"
-  /** MUST (FAIL-grade) cases that failed but are listed as expected failures. */
+  /** MUST cases that failed (or were blocked) but are listed as expected failures. */
   readonly acceptedFailures: number
-  /** `Conforms`, `Conforms except 3 accepted MUST failures` or `Does not conform`. */
+  /**
+   * The cases not tested (`N/A`) and what the adapter did not claim that they need.
+   *
+   * @since 0.2.0
+   */
+  readonly notTested: { readonly cases: number; readonly needing: ReadonlyArray<string> }
+  /**
+   * `Conforms`, `Conforms except 3 accepted MUST failures` or `Does not conform`; followed, when cases were
+   * not tested, by `; not tested: 6 cases (needing the authorization_code grant)`.
+   */
   readonly text: string
 }
 
@@ -215,20 +297,30 @@ export interface Headline {
  */
 export const headline = (run: Pick<AdapterRun, "results">): Headline => {
   // A SHOULD case can fail too (a leak found in its output): any unexpected failure.
-  const mustFailed = run.results.filter((r) => r.status === "fail").length
-  const errors = run.results.filter((r) => r.status === "error").length
-  const acceptedFailures = run.results.filter((r) => r.grade === "FAIL" && r.status === "xfail").length
-  if (mustFailed > 0 || errors > 0) {
-    return { conformance: "does-not-conform", acceptedFailures, text: "Does not conform" }
+  const failing = run.results.filter((r) => failsRun(r)).length
+  const acceptedFailures = run.results.filter((r) => r.level === "MUST" && r.status === "xfail").length
+  const na = run.results.filter((r) => r.status === "na")
+  const notTested = {
+    cases: na.length,
+    needing: Array.from(new Set(na.flatMap((r) => r.notTested ?? [])))
+  }
+  const suffix = notTested.cases === 0
+    ? ""
+    : `; not tested: ${notTested.cases} case${notTested.cases === 1 ? "" : "s"}${
+      notTested.needing.length === 0 ? "" : ` (needing ${notTested.needing.join(", ")})`
+    }`
+  if (failing > 0) {
+    return { conformance: "does-not-conform", acceptedFailures, notTested, text: `Does not conform${suffix}` }
   }
   if (acceptedFailures > 0) {
     return {
       conformance: "conforms-except",
       acceptedFailures,
-      text: `Conforms except ${acceptedFailures} accepted MUST failure${acceptedFailures === 1 ? "" : "s"}`
+      notTested,
+      text: `Conforms except ${acceptedFailures} accepted MUST failure${acceptedFailures === 1 ? "" : "s"}${suffix}`
     }
   }
-  return { conformance: "conforms", acceptedFailures, text: "Conforms" }
+  return { conformance: "conforms", acceptedFailures, notTested, text: `Conforms${suffix}` }
 }
 
 /**
@@ -238,12 +330,27 @@ export const headline = (run: Pick<AdapterRun, "results">): Headline => {
  * @category encoding
  */
 export const toJson = (report: RunReport): string =>
-  `${JSON.stringify({ ...report, runs: report.runs.map((run) => ({ ...run, headline: headline(run) })) }, null, 2)}\n`
+  `${
+    JSON.stringify(
+      {
+        ...report,
+        runs: report.runs.map((run) => ({
+          ...run,
+          headline: headline(run),
+          // `grade` is kept beside `level` for the readers of report.json written before 0.2.0.
+          results: run.results.map((r) => ({ ...r, grade: r.level === "MUST" ? "FAIL" : "WARN" }))
+        }))
+      },
+      null,
+      2
+    )
+  }\n`
 
 /**
- * The failed and errored cases of a run grouped by their first failing check (or, for an `ERROR`, the
- * adapter's failure reason), largest group first: one root cause (wrong client authentication, a crash on a
- * valid token response) reads as one line rather than as 20 failures under titles that point elsewhere.
+ * The failed, blocked and errored cases of a run grouped by their first failing check (for a `BLOCKED`
+ * case, the precondition not met; for an `ERROR`, the adapter's failure reason), largest group first: one
+ * root cause (wrong client authentication, a crash on a valid token response) reads as one line rather
+ * than as 20 failures under titles that point elsewhere.
  *
  * @since 0.2.0
  * @category rendering
@@ -253,9 +360,11 @@ export const byFirstFailure = (
 ): ReadonlyArray<{ readonly cause: string; readonly ids: ReadonlyArray<string> }> => {
   const groups = new Map<string, Array<string>>()
   for (const r of run.results) {
-    if (r.status !== "fail" && r.status !== "error") continue
+    if (r.status !== "fail" && r.status !== "error" && r.status !== "blocked") continue
     const cause = r.status === "error"
       ? `ERROR ${(r.error ?? "").split("\n")[0].split(":")[0].slice(0, 80)}`
+      : r.status === "blocked"
+      ? `BLOCKED: ${r.blockedBy ?? "a precondition"}`
       : r.checks.find((c) => !c.passed)?.name ?? "failed"
     groups.set(cause, [...(groups.get(cause) ?? []), r.id])
   }
@@ -287,14 +396,14 @@ export const toMarkdown = (report: RunReport, options: { readonly maxFailures?: 
       report.runs.length === 1 ? "1 adapter" : `${report.runs.length} adapters`
     }`,
     "",
-    "| adapter | verdict | MUST | SHOULD | passed | failed | errors | accepted failures | stale entries |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| adapter | verdict | MUST | SHOULD | passed | failed | blocked | errors | not tested | accepted failures | stale entries |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...report.runs.map((run) => {
       const h = headline(run)
       const s = run.summary
       return `| ${markdownCell(run.label)} | ${headlineIcon[h.conformance]} ${
         markdownCell(h.text)
-      } | ${s.mustPassed}/${s.mustTotal} | ${s.shouldPassed}/${s.shouldTotal} | ${s.pass} | ${s.fail} | ${s.error} | ${s.xfail} | ${s.xpass} |`
+      } | ${s.mustPassed}/${s.mustTotal} | ${s.shouldPassed}/${s.shouldTotal} | ${s.pass} | ${s.fail} | ${s.blocked} | ${s.error} | ${s.na} | ${s.xfail} | ${s.xpass} |`
     })
   ]
   for (const run of report.runs) {
@@ -309,23 +418,26 @@ export const toMarkdown = (report: RunReport, options: { readonly maxFailures?: 
         )
       }
     }
-    const notPassed = run.results.filter((r) =>
-      r.status === "fail" || r.status === "error" || r.status === "warn" || r.status === "xfail" || r.status === "xpass"
-    )
+    const notPassed = run.results.filter((r) => r.status !== "pass" && r.status !== "na")
     if (notPassed.length === 0) continue
     lines.push("", `### ${markdownCell(run.label)}`, "")
     for (const r of notPassed.slice(0, maxFailures)) {
       const first = r.checks.find((c) => !c.passed)
-      const why = r.error ?? (first === undefined ? "" : `${first.name}: ${first.detail}`)
+      const why = r.error ??
+        (first === undefined
+          ? ""
+          : r.verdict === "BLOCKED"
+          ? `precondition not met: ${first.name}: ${first.detail}`
+          : `${first.name}: ${first.detail}`)
       const accepted = r.status === "xfail"
         ? ` (accepted: ${r.expectedReason ?? ""})`
         : r.status === "xpass"
         ? " (listed as expected to fail: remove the entry)"
         : ""
       lines.push(
-        `- **${statusLabels[r.status]}** \`${markdownCell(r.id)}\` ${r.grade === "FAIL" ? "MUST" : "SHOULD"} — ${
-          markdownCell(r.title)
-        }: ${markdownCell(why.split("\n")[0].slice(0, 300))}${markdownCell(accepted)}`
+        `- **${statusLabels[r.status]}** \`${markdownCell(r.id)}\` ${r.level} — ${markdownCell(r.title)}: ${
+          markdownCell(why.split("\n")[0].slice(0, 300))
+        }${markdownCell(accepted)}`
       )
     }
     if (notPassed.length > maxFailures) {

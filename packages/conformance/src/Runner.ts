@@ -31,7 +31,7 @@ import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
 import * as Leakage from "./internal/cases/leakage.js"
 import * as CaseSimulator from "./internal/caseSimulator.js"
-import * as E from "./internal/evidence.js"
+import * as Evidence from "./internal/evidence.js"
 import * as Excerpts from "./internal/excerpts.js"
 import * as Relay from "./internal/relay.js"
 import * as Protocol from "./Protocol.js"
@@ -91,9 +91,19 @@ const randomSuffix = Effect.map(
 )
 
 const answerText = (answer: ConformanceCase.Answer): string =>
-  `${E.describe(answer)}${
+  `${Evidence.describe(answer)}${
     answer.error !== undefined && answer.message !== undefined ? ` (${answer.message.slice(0, 160)})` : ""
   } in ${answer.elapsedMillis} ms`
+
+/** What a result shows of a case that was not run (`N/A`) or could not be judged (`ERROR`). */
+const emptyEvidence = {
+  error: undefined,
+  checks: [],
+  timeline: [],
+  journal: [],
+  output: [],
+  outputTruncated: false
+} as const
 
 const scenarioLocks = new Map<string, Effect.Semaphore>()
 
@@ -140,7 +150,9 @@ export const run = (
     const clientSecret = Redacted.value(sim.credentials.clientSecret)
     const upstream = new URL(sim.baseUrl)
     const target = { host: upstream.hostname, port: Number(upstream.port) }
-    const announced = yield* Ref.make<{ readonly name?: string | undefined; readonly version?: string | undefined }>({})
+    const announced = yield* Ref.make<
+      Option.Option<Pick<Adapter.Session, "name" | "version" | "protocol" | "capabilities">>
+    >(Option.none())
 
     const requestToken = (form: Readonly<Record<string, string>>) =>
       http.execute(
@@ -250,10 +262,7 @@ export const run = (
 
         const outcome = yield* Effect.gen(function*() {
           const session = yield* Fiber.join(launched)
-          yield* Ref.update(
-            announced,
-            (a) => (a.name === undefined ? { name: session.name, version: session.version } : a)
-          )
+          yield* Ref.update(announced, (a) => Option.orElse(a, () => Option.some(session)))
           return session
         }).pipe(Effect.either)
         if (Either.isLeft(outcome)) {
@@ -261,6 +270,18 @@ export const run = (
           return yield* Effect.fail(outcome.left)
         }
         const session = outcome.right
+        // N/A: the adapter does not claim what the case needs; it is not run.
+        const unclaimed = ConformanceCase.unclaimed(c, session.capabilities)
+        if (unclaimed.length > 0) {
+          yield* Effect.all([Scope.close(scope, Exit.void), caseSim.cleanup], { concurrency: 2, discard: true })
+          const now = yield* Clock.currentTimeMillis
+          return resultFor(c, environment.clientId, {
+            ...emptyEvidence,
+            verdict: "N/A",
+            notTested: unclaimed,
+            durationMillis: now - caseStarted
+          })
+        }
         const startedAt = yield* Clock.currentTimeMillis
 
         const record = (label: string, all: ReadonlyArray<ConformanceCase.Answer>) => {
@@ -314,7 +335,7 @@ export const run = (
               yield* step(
                 "calls",
                 label,
-                `${count} × ${request.method} ${request.path} → ${E.describeAll(all)} in ${
+                `${count} × ${request.method} ${request.path} → ${Evidence.describeAll(all)} in ${
                   result.now - result.sentAt
                 } ms`,
                 result.sentAt
@@ -351,7 +372,8 @@ export const run = (
         if (early.length > 0) {
           return yield* new Adapter.AdapterError({
             reason: "Protocol",
-            detail: `the adapter sent ${E.plural(early.length, "request")} before its first command (adapters are ` +
+            detail:
+              `the adapter sent ${Evidence.plural(early.length, "request")} before its first command (adapters are ` +
               "started ahead of their case: create the client lazily, or run with --lookahead 0)"
           })
         }
@@ -398,7 +420,8 @@ export const run = (
         })
       }
       const crashed = Option.filter(evidence.exit, (e) => !e.killed)
-      const own = c.check(evidence)
+      // Preconditions first: the first failing check of a blocked case is the precondition not met.
+      const own = ConformanceCase.checksOf(c, evidence)
       // A leak is a leak whatever the case was about (a secret in a validation error was seen): every case
       // looks for one, and one found fails the case, even a SHOULD case (RFC 6750 §5.3 is a MUST).
       const leak = own.some((check) => check.name === Leakage.leakCheckName) ? undefined : Leakage.leakCheck(evidence)
@@ -417,9 +440,13 @@ export const run = (
           ]
           : [])
       ].map((check) => ({ ...check, detail: Excerpts.scrub(check.detail, secrets) }))
+      const unmet = ConformanceCase.unmetPreconditions(checks)
+      // A leak fails the case even when a precondition was not met: it is a defect seen, not a point missed.
+      const verdict = leak !== undefined && !leak.passed ? "FAIL" : ConformanceCase.verdictOf(c.level, checks)
       return resultFor(c, evidence.clientId, {
         ...common,
-        verdict: leak !== undefined && !leak.passed ? "FAIL" : ConformanceCase.verdictOf(c.grade, checks),
+        verdict,
+        ...(verdict === "BLOCKED" ? { blockedBy: unmet.map((check) => check.name).join("; ") } : {}),
         error: undefined,
         checks
       })
@@ -428,10 +455,12 @@ export const run = (
     const resultFor = (
       c: ConformanceCase.ConformanceCase,
       clientId: string,
-      rest: Pick<
-        Report.CaseResult,
-        "verdict" | "error" | "durationMillis" | "checks" | "timeline" | "journal" | "output" | "outputTruncated"
-      >
+      rest:
+        & Pick<
+          Report.CaseResult,
+          "verdict" | "error" | "durationMillis" | "checks" | "timeline" | "journal" | "output" | "outputTruncated"
+        >
+        & Pick<Report.CaseResult, "blockedBy" | "notTested">
     ): Report.CaseResult => {
       const expectedReason = ExpectedFailures.reasonFor(expected, c.id)
       return {
@@ -465,14 +494,10 @@ export const run = (
           Effect.catchAll((error) =>
             Effect.map(Clock.currentTimeMillis, (now) =>
               resultFor(cases[index], clientIds[index], {
+                ...emptyEvidence,
                 verdict: "ERROR",
                 error: error.message,
-                durationMillis: now - caseStarted,
-                checks: [],
-                timeline: [],
-                journal: [],
-                output: [],
-                outputTruncated: false
+                durationMillis: now - caseStarted
               }))
           )
         )
@@ -500,13 +525,15 @@ export const run = (
     yield* Fiber.joinAll(running)
 
     const ended = yield* Clock.currentTimeMillis
-    const { name, version } = yield* Ref.get(announced)
+    const first = Option.getOrUndefined(yield* Ref.get(announced))
     const all = results.filter((r): r is Report.CaseResult => r !== undefined)
     return {
       label: options.adapter.label,
       command: options.adapter.command,
-      name,
-      version,
+      name: first?.name,
+      version: first?.version,
+      protocol: first?.protocol,
+      capabilities: first?.capabilities,
       expectedSource: expected.source,
       unknownExpectations: ExpectedFailures.unknownPatterns(expected),
       results: all,

@@ -33,6 +33,8 @@ const colors: Record<Report.Status, Ansi.Ansi> = {
   pass: Ansi.green,
   fail: Ansi.combine(Ansi.red, Ansi.bold),
   warn: Ansi.yellow,
+  blocked: Ansi.combine(Ansi.red, Ansi.underlined),
+  na: Ansi.blackBright,
   error: Ansi.combine(Ansi.magenta, Ansi.bold),
   xfail: Ansi.blackBright,
   xpass: Ansi.cyan
@@ -55,7 +57,7 @@ const truncate = (text: string, width: number) => (text.length <= width ? text :
 
 const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
 
-const status = (s: Report.Status, width = 5) => Doc.annotate(text(pad(labels[s], width)), colors[s])
+const status = (s: Report.Status, width = 7) => Doc.annotate(text(pad(labels[s], width)), colors[s])
 
 const dim = (value: string) => Doc.annotate(text(value), Ansi.blackBright)
 
@@ -104,11 +106,19 @@ export const caseLine = (result: Report.CaseResult, style: Style): string => {
     status(result.status),
     text(pad(result.id, 44)),
     text(pad(truncate(result.title, 70), 70)),
-    dim(`${result.grade === "FAIL" ? "MUST  " : "SHOULD"} ${pad(seconds(result.durationMillis), 7)}`)
+    dim(`${pad(result.level, 6)} ${pad(seconds(result.durationMillis), 7)}`)
   ])
   const details: Array<Doc.Doc<Ansi.Ansi>> = []
   if (result.error !== undefined) details.push(text(`          ${truncate(result.error.split("\n")[0], 160)}`))
-  if (result.status !== "pass" && result.status !== "xpass") {
+  if (result.verdict === "N/A") {
+    details.push(dim(`          not tested: the adapter does not claim ${(result.notTested ?? []).join(", ")}`))
+  }
+  if (result.verdict === "BLOCKED") {
+    details.push(
+      Doc.annotate(text(`          blocked: precondition not met: ${result.blockedBy ?? ""}`), colors.blocked)
+    )
+  }
+  if (result.status !== "pass" && result.status !== "xpass" && result.status !== "na") {
     for (const check of result.checks.filter((c) => !c.passed)) {
       details.push(
         Doc.hsep([
@@ -146,7 +156,9 @@ export const adapterSummary = (run: Report.AdapterRun, style: Style): string => 
     Doc.annotate(text(`${s.pass} passed`), Ansi.green),
     Doc.annotate(text(`${s.warn} warned`), s.warn > 0 ? Ansi.yellow : Ansi.blackBright),
     Doc.annotate(text(`${s.fail} failed`), s.fail > 0 ? colors.fail : Ansi.blackBright),
+    Doc.annotate(text(`${s.blocked} blocked`), s.blocked > 0 ? colors.blocked : Ansi.blackBright),
     Doc.annotate(text(`${s.error} errors`), s.error > 0 ? colors.error : Ansi.blackBright),
+    Doc.annotate(text(`${s.na} not tested`), Ansi.blackBright),
     Doc.annotate(text(`${s.xfail} expected failures`), Ansi.blackBright),
     Doc.annotate(text(`${s.xpass} stale expected failures`), s.xpass > 0 ? Ansi.cyan : Ansi.blackBright)
   ]
@@ -159,9 +171,7 @@ export const adapterSummary = (run: Report.AdapterRun, style: Style): string => 
       ]),
       Doc.hsep([
         Doc.annotate(text(`  ${headline.text}:`), headlineColors[headline.conformance]),
-        text(
-          `MUST (FAIL-grade) ${s.mustPassed}/${s.mustTotal} passed · SHOULD (WARN-grade) ${s.shouldPassed}/${s.shouldTotal} passed`
-        )
+        text(`MUST ${s.mustPassed}/${s.mustTotal} passed · SHOULD ${s.shouldPassed}/${s.shouldTotal} passed`)
       ]),
       ...(causes.length === 0 ? [] : [text("  failures by first failing check:")]),
       ...causes.slice(0, 8).map(({ cause, ids }) =>
@@ -182,6 +192,8 @@ const matrixCell: Record<Report.Status, string> = {
   pass: "✓",
   fail: "F",
   warn: "W",
+  blocked: "B",
+  na: "-",
   error: "E",
   xfail: "x",
   xpass: "!"
@@ -200,7 +212,9 @@ export const matrix = (report: Report.RunReport, style: Style): string => {
   const lines: Array<Doc.Doc<Ansi.Ansi>> = [
     text(""),
     Doc.annotate(
-      text("  Verdicts (✓ pass, F fail, W warn, E error, x expected failure, ! stale expected failure)"),
+      text(
+        "  Verdicts (✓ pass, F fail, W warn, B blocked, - not tested, E error, x expected failure, ! stale expected failure)"
+      ),
       Ansi.bold
     ),
     ...runs.map((r, i) => dim(`   ${pad(columns[i], 3)} ${r.label}`)),

@@ -3,10 +3,20 @@
  * sending requests before their first command. Each is reported (an ERROR, or the case's failure when
  * hanging is what it checks), quickly, and the adapter's processes are gone afterwards.
  */
-import { Adapter, ConformanceCase, CriteoSimulator, Runner } from "@criteo-auth/conformance"
+import {
+  Adapter,
+  Catalogue,
+  ConformanceCase,
+  CriteoSimulator,
+  Protocol,
+  Report,
+  Runner
+} from "@criteo-auth/conformance"
 import { assert, layer } from "@effect/vitest"
 import { Clock, Duration, Effect } from "effect"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { conformanceLayer } from "./utils.js"
 
 interface ProbeOptions {
@@ -47,6 +57,33 @@ const probe = (options: ProbeOptions = {}) =>
 /** A shell adapter: `ready`, then `answer` for each command. */
 const shell = (script: string) => `bash -c ${JSON.stringify(script)}`
 const ready = `echo '{"type":"ready","name":"test"}'`
+
+/**
+ * An adapter script (in a file: `shell` would let the runner's shell expand its variables): `readyLine`,
+ * then each command answered at once with `fields` and its id.
+ */
+const answering = (readyLine: string, fields: string) => {
+  const file = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "adapter-")), "adapter.sh")
+  Fs.writeFileSync(
+    file,
+    `echo '${readyLine}'\n` +
+      `while read -r line; do\n` +
+      `  id=$(printf '%s' "$line" | sed -n 's/.*"id":"\\([^"]*\\)".*/\\1/p')\n` +
+      `  [ -n "$id" ] && printf '{"id":"%s","type":"result",%s}\\n' "$id" '${fields}'\n` +
+      `done\n`
+  )
+  return `bash ${file}`
+}
+
+const reportOf = (run: Report.AdapterRun): Report.RunReport => ({
+  tool: "criteo-conformance",
+  version: "test",
+  protocol: Protocol.version,
+  startedAt: "2026-11-30T00:00:00.000Z",
+  durationMillis: run.durationMillis,
+  simulator: { runtime: "process", baseUrl: "http://127.0.0.1:1", startupMillis: 0 },
+  runs: [run]
+})
 
 const runOne = (command: string, options: ProbeOptions = {}) =>
   Effect.gen(function*() {
@@ -197,6 +234,67 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
         const long = (yield* session.output).find((line) => line.stream === "stderr" && line.text.startsWith("bbb"))!
         assert.match(long.text, /^b{16384}… \(8372224 more characters\)$/)
       }))
+
+    it.scoped(
+      "a client that never obtains a token is BLOCKED where the case's point needs one, not PASS",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* CriteoSimulator.CriteoSimulator
+          // Answers every call with an error without ever asking for a token (as a client crashing on its
+          // token response, or refused for its client authentication, reaches no further).
+          const run = yield* Runner.run(sim, {
+            adapter: {
+              label: "gives-up",
+              command: answering(`{"type":"ready","name":"gives-up"}`, `"error":"CrashedOnTokenResponse"`)
+            },
+            cases: Catalogue.cases.filter((c) => ["response.missing-token-type", "redirect.api"].includes(c.id))
+          })
+          assert.deepStrictEqual(run.results.map((r) => [r.id, r.verdict, r.blockedBy]), [
+            ["response.missing-token-type", "BLOCKED", "a token request of the client is answered 200"],
+            ["redirect.api", "BLOCKED", "the client calls the API"]
+          ])
+          assert.strictEqual(Report.headline(run).conformance, "does-not-conform")
+          assert.deepStrictEqual(Report.byFirstFailure(run).map((g) => g.ids.length), [1, 1])
+        }),
+      { timeout: 60_000 }
+    )
+
+    it.scoped(
+      "an adapter claiming capabilities gets N/A for the rest; a version-1 adapter claims everything",
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* CriteoSimulator.CriteoSimulator
+          const cases = Catalogue.cases.filter((c) => ["authorization-code.exchange", "timeout.api"].includes(c.id))
+          const readyWith = (extra: string) =>
+            answering(`{"type":"ready","name":"cc-only"${extra}}`, `"error":"Unsupported"`)
+          const v2 = yield* Runner.run(sim, {
+            adapter: {
+              label: "v2",
+              command: readyWith(
+                `,"protocol":2,"capabilities":{"grants":["client_credentials"],"configurableTimeouts":false}`
+              )
+            },
+            cases
+          })
+          assert.deepStrictEqual(v2.results.map((r) => [r.id, r.verdict, r.notTested]), [
+            ["timeout.api", "N/A", ["configurable timeouts"]],
+            ["authorization-code.exchange", "N/A", ["the authorization_code grant"]]
+          ])
+          assert.strictEqual(v2.protocol, 2)
+          assert.deepStrictEqual(v2.capabilities?.grants, ["client_credentials"])
+          assert.isFalse(Report.failed({ ...reportOf(v2) }))
+          assert.strictEqual(
+            Report.headline(v2).text,
+            "Conforms; not tested: 2 cases (needing configurable timeouts, the authorization_code grant)"
+          )
+          // The same adapter of protocol version 1 (no capabilities): the cases are run (and fail to reach
+          // their point).
+          const v1 = yield* Runner.run(sim, { adapter: { label: "v1", command: readyWith(`,"protocol":1`) }, cases })
+          assert.deepStrictEqual(v1.results.map((r) => r.verdict), ["BLOCKED", "BLOCKED"])
+          assert.deepStrictEqual(v1.capabilities, Protocol.allCapabilities)
+        }),
+      { timeout: 60_000 }
+    )
 
     it.scoped("a request before the first command is an ERROR (adapters are started ahead of their case)", () =>
       Effect.gen(function*() {

@@ -15,7 +15,7 @@ import {
 } from "@criteo-auth/conformance"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -28,7 +28,8 @@ describe("the catalogue", () => {
       assert.match(c.id, /^[a-z-]+\.[a-z0-9-]+$/)
       assert.isAbove(c.requirements.length, 0, c.id)
       assert.isAbove(c.title.length, 10, c.id)
-      assert.include(["FAIL", "WARN"], c.grade)
+      assert.include(["MUST", "SHOULD"], c.level)
+      assert.strictEqual(c.grade, ConformanceCase.gradeOf(c.level), c.id)
     }
     const order = Catalogue.cases.map((c) => ConformanceCase.groups.indexOf(c.group))
     assert.deepStrictEqual(order, [...order].sort((a, b) => a - b))
@@ -164,15 +165,28 @@ describe("expected failures", () => {
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
 
-const result = (id: string, status: Report.Status, grade: ConformanceCase.Grade = "FAIL"): Report.CaseResult => ({
+const verdictOfStatus = (status: Report.Status, level: ConformanceCase.Level): ConformanceCase.Verdict =>
+  status === "pass" || status === "xpass"
+    ? "PASS"
+    : status === "error"
+    ? "ERROR"
+    : status === "blocked"
+    ? "BLOCKED"
+    : status === "na"
+    ? "N/A"
+    : level === "MUST"
+    ? "FAIL"
+    : "WARN"
+
+const result = (id: string, status: Report.Status, level: ConformanceCase.Level = "MUST"): Report.CaseResult => ({
   id,
   title: `the case <${id}> & more`,
   group: "token request",
-  grade,
+  level,
   requirements: [{ source: "RFC 6749 §5.1", text: "a \"quoted\" requirement" }],
   setup: "setup",
   expectation: "expectation",
-  verdict: status === "pass" || status === "xpass" ? "PASS" : status === "error" ? "ERROR" : grade,
+  verdict: verdictOfStatus(status, level),
   status,
   expectedReason: status === "xfail" || status === "xpass" ? "known" : undefined,
   error: status === "error" ? "adapter Timeout: no answer" : undefined,
@@ -210,12 +224,12 @@ describe("reports", () => {
     assert.strictEqual(Report.statusOf("FAIL", true), "xfail")
     assert.strictEqual(Report.statusOf("PASS", true), "xpass")
     assert.strictEqual(Report.statusOf("WARN", false), "warn")
-    assert.isFalse(Report.failed(report([result("a", "pass"), result("b", "warn", "WARN"), result("c", "xfail")])))
+    assert.isFalse(Report.failed(report([result("a", "pass"), result("b", "warn", "SHOULD"), result("c", "xfail")])))
     assert.isTrue(Report.failed(report([result("a", "fail")])))
     assert.isTrue(Report.failed(report([result("a", "error")])))
     assert.isFalse(Report.failed(report([result("a", "xpass")])))
     assert.isTrue(Report.failed(report([result("a", "xpass")]), { strict: true }))
-    const summary = Report.summarize([result("a", "pass"), result("b", "warn", "WARN"), result("c", "xfail")])
+    const summary = Report.summarize([result("a", "pass"), result("b", "warn", "SHOULD"), result("c", "xfail")])
     assert.deepStrictEqual([summary.mustPassed, summary.mustTotal, summary.shouldPassed, summary.shouldTotal], [
       1,
       2,
@@ -231,7 +245,7 @@ describe("reports", () => {
         result("b", "fail"),
         result("c", "error"),
         result("d", "xfail"),
-        result("e", "warn", "WARN")
+        result("e", "warn", "SHOULD")
       ])
     )
     assert.match(
@@ -302,17 +316,19 @@ describe("reports", () => {
   })
 
   it("the headline never says Conforms when MUST cases failed, even as accepted (expected) failures", () => {
-    const conforms = report([result("a", "pass"), result("b", "xfail", "WARN")])
+    const conforms = report([result("a", "pass"), result("b", "xfail", "SHOULD")])
     const except = report([result("a", "pass"), result("b", "xfail"), result("c", "xfail")])
     const fails = report([result("a", "fail"), result("b", "xfail")])
     assert.deepStrictEqual(Report.headline(conforms.runs[0]), {
       conformance: "conforms",
       acceptedFailures: 0,
+      notTested: { cases: 0, needing: [] },
       text: "Conforms"
     })
     assert.deepStrictEqual(Report.headline(except.runs[0]), {
       conformance: "conforms-except",
       acceptedFailures: 2,
+      notTested: { cases: 0, needing: [] },
       text: "Conforms except 2 accepted MUST failures"
     })
     assert.strictEqual(Report.headline(fails.runs[0]).conformance, "does-not-conform")
@@ -359,7 +375,7 @@ describe("reports", () => {
     const md = Report.toMarkdown(report([result("a", "pass"), result("b", "fail"), result("c", "xfail")]))
     const lines = md.split("\n")
     assert.strictEqual(lines[0], "## criteo-conformance 0.1.0: 1 adapter")
-    assert.include(lines, "| my &lt;client&gt; | ❌ Does not conform | 1/3 | 0/0 | 1 | 1 | 0 | 1 | 0 |")
+    assert.include(lines, "| my &lt;client&gt; | ❌ Does not conform | 1/3 | 0/0 | 1 | 1 | 0 | 0 | 0 | 1 | 0 |")
     assert.include(lines, "### my &lt;client&gt;")
     assert.include(lines, "- **FAIL** `b` MUST — the case &lt;b&gt; & more: a check: 2 token requests &lt;b&gt;")
     assert.include(
@@ -378,5 +394,171 @@ describe("reports", () => {
     assert.match(line, /✗ a check: 2 token requests <b>/)
     assert.notInclude(Scorecard.caseLine(result("a", "pass"), { color: false }), "✗")
     assert.include(Scorecard.caseLine(result("b", "fail"), { color: true }), "\u001b[")
+  })
+})
+
+/** The evidence of a client that never obtained a token: its calls ended in an error, nothing reached the simulator. */
+const nothingReached = (environment: Partial<ConformanceCase.Evidence> = {}): ConformanceCase.Evidence => ({
+  sim: undefined as never,
+  baseUrl: "http://127.0.0.1:40000",
+  tokenUrl: "http://127.0.0.1:40000/oauth2/token",
+  clientId: "demo-client-x",
+  clientSecret: "demo-secret",
+  requestToken: () => Effect.die("not here"),
+  env: {},
+  answers: new Map([["call", [{ error: "CrashedOnTokenResponse", sentAt: 0, elapsedMillis: 3 }]]]),
+  marks: new Map(),
+  tokenRequests: [],
+  apiRequests: [],
+  output: [],
+  exit: Option.none(),
+  timeline: [],
+  startedAt: 0,
+  ...environment
+})
+
+describe("verdicts: BLOCKED and N/A", () => {
+  it("a precondition not met makes the case BLOCKED, whatever its other checks say", () => {
+    const met = ConformanceCase.check("the point", true, "ok")
+    const blocker = ConformanceCase.asPrecondition(ConformanceCase.check("the client obtains a token", false, "none"))
+    assert.strictEqual(ConformanceCase.verdictOf("MUST", [met]), "PASS")
+    assert.strictEqual(ConformanceCase.verdictOf("MUST", [blocker, met]), "BLOCKED")
+    assert.strictEqual(ConformanceCase.verdictOf("SHOULD", [blocker, { ...met, passed: false }]), "BLOCKED")
+    assert.strictEqual(ConformanceCase.verdictOf("SHOULD", [{ ...met, passed: false }]), "WARN")
+    // the deprecated grade still gives the verdict
+    assert.strictEqual(ConformanceCase.verdictOf("FAIL", [{ ...met, passed: false }]), "FAIL")
+  })
+
+  it("cases whose point needs a token are BLOCKED for a client that never obtained one, not PASS", () => {
+    // The cases issue 11 names: a client crashing on the token response 'passed' them before.
+    for (const id of ["response.missing-token-type", "response.missing-access-token", "redirect.token-endpoint"]) {
+      const c = Catalogue.get(id)!
+      const checks = ConformanceCase.checksOf(c, nothingReached())
+      assert.strictEqual(ConformanceCase.verdictOf(c.level, checks), "BLOCKED", id)
+      assert.isTrue(checks[0].precondition, id)
+    }
+    const api = Catalogue.get("redirect.api")!
+    const checks = ConformanceCase.checksOf(api, nothingReached())
+    assert.strictEqual(ConformanceCase.verdictOf(api.level, checks), "BLOCKED")
+    assert.deepStrictEqual(ConformanceCase.unmetPreconditions(checks).map((c) => c.name), ["the client calls the API"])
+    // every case of the catalogue states a precondition, but those whose point is the first token request itself
+    const without = Catalogue.cases.filter((c) => (c.preconditions ?? []).length === 0).map((c) => c.id)
+    assert.deepStrictEqual(without, ["request.client-credentials", "request.form-encoding"])
+  })
+
+  it("statuses, the run's failure and the headline: BLOCKED fails the run for a MUST; N/A never does", () => {
+    assert.strictEqual(Report.statusOf("BLOCKED", false), "blocked")
+    assert.strictEqual(Report.statusOf("BLOCKED", true), "xfail")
+    assert.strictEqual(Report.statusOf("N/A", false), "na")
+    assert.strictEqual(Report.statusOf("N/A", true), "na")
+    assert.isTrue(Report.failed(report([result("a", "pass"), result("b", "blocked")])))
+    assert.isFalse(Report.failed(report([result("a", "pass"), result("b", "blocked", "SHOULD")])))
+    assert.isFalse(Report.failed(report([result("a", "pass"), result("b", "na")])))
+    const blocked = { ...result("b", "blocked"), blockedBy: "the client obtains a token" }
+    const na = { ...result("c", "na"), notTested: ["the authorization_code grant"] }
+    const mixed = report([result("a", "pass"), blocked, na, { ...na, id: "d" }])
+    const summary = mixed.runs[0].summary
+    assert.deepStrictEqual(
+      [summary.pass, summary.blocked, summary.na, summary.mustPassed, summary.mustTotal],
+      [1, 1, 2, 1, 2]
+    )
+    assert.deepStrictEqual(Report.headline(mixed.runs[0]), {
+      conformance: "does-not-conform",
+      acceptedFailures: 0,
+      notTested: { cases: 2, needing: ["the authorization_code grant"] },
+      text: "Does not conform; not tested: 2 cases (needing the authorization_code grant)"
+    })
+    assert.strictEqual(
+      Report.headline(report([result("a", "pass"), na]).runs[0]).text,
+      "Conforms; not tested: 1 case (needing the authorization_code grant)"
+    )
+    assert.deepStrictEqual(Report.byFirstFailure(mixed.runs[0]), [
+      { cause: "BLOCKED: the client obtains a token", ids: ["b"] }
+    ])
+  })
+
+  it("every report shows BLOCKED (naming the precondition) and N/A (naming what is not claimed)", () => {
+    const blocked: Report.CaseResult = {
+      ...result("b", "blocked"),
+      blockedBy: "the client obtains a token",
+      checks: [{ name: "the client obtains a token", passed: false, detail: "no token request", precondition: true }]
+    }
+    const na = { ...result("c", "na"), notTested: ["the authorization_code grant"], checks: [] }
+    const r = report([result("a", "pass"), blocked, na])
+    const line = Scorecard.caseLine(blocked, { color: false })
+    assert.match(line, /BLOCKED\s+b/)
+    assert.include(line, "blocked: precondition not met: the client obtains a token")
+    assert.match(Scorecard.caseLine(na, { color: false }), /N\/A\s+c[\s\S]*does not claim the authorization_code grant/)
+    assert.include(Scorecard.adapterSummary(r.runs[0], { color: false }), "1 blocked")
+    assert.include(Scorecard.adapterSummary(r.runs[0], { color: false }), "1 not tested")
+    const json = JSON.parse(Report.toJson(r))
+    assert.deepStrictEqual(json.runs[0].results.map((x: any) => [x.verdict, x.level, x.grade]), [
+      ["PASS", "MUST", "FAIL"],
+      ["BLOCKED", "MUST", "FAIL"],
+      ["N/A", "MUST", "FAIL"]
+    ])
+    assert.strictEqual(json.runs[0].results[1].blockedBy, "the client obtains a token")
+    const xml = JUnitReport.render(r)
+    assert.match(xml, /tests="3" failures="1" errors="0" skipped="1"/)
+    assert.include(xml, `<failure type="BLOCKED" message="precondition not met: the client obtains a token">`)
+    assert.include(xml, `<skipped message="not tested: the adapter does not claim the authorization_code grant"/>`)
+    const html = HtmlReport.render(r)
+    assert.include(html, `<span class="badge blocked"`)
+    assert.include(html, `<span class="badge na"`)
+    assert.include(html, "precondition not met: the client obtains a token")
+    const md = Report.toMarkdown(r)
+    assert.include(md, "- BLOCKED: the client obtains a token — 1: `b`")
+    assert.include(
+      md,
+      "- **BLOCKED** `b` MUST — the case &lt;b&gt; & more: precondition not met: the client obtains a token"
+    )
+    assert.include(md, "❌ Does not conform; not tested: 1 case (needing the authorization_code grant)")
+  })
+
+  it("capabilities: what an adapter does not claim makes a case N/A; a version-1 ready line claims everything", () => {
+    const v1 = Protocol.parseLine(`{"type":"ready","name":"old","protocol":1}`, new Set())
+    assert.strictEqual(v1._tag, "Message")
+    const claims = (line: string) => {
+      const parsed = Protocol.parseLine(line, new Set())
+      if (parsed._tag !== "Message" || parsed.message.type !== "ready") throw new Error(line)
+      return Protocol.capabilitiesOf(parsed.message)
+    }
+    assert.deepStrictEqual(claims(`{"type":"ready","name":"old","protocol":1}`), Protocol.allCapabilities)
+    const ccOnly = claims(
+      `{"type":"ready","protocol":2,"capabilities":{"grants":["client_credentials"],"configurableTimeouts":false}}`
+    )
+    assert.deepStrictEqual(ccOnly, { grants: ["client_credentials"], apiPaths: "any", configurableTimeouts: false })
+    assert.strictEqual(
+      Protocol.parseLine(`{"type":"ready","capabilities":{"grants":"all"}}`, new Set())._tag,
+      "Invalid"
+    )
+    const unclaimed = (id: string, capabilities: Protocol.Capabilities) =>
+      ConformanceCase.unclaimed(Catalogue.get(id)!, capabilities)
+    assert.deepStrictEqual(unclaimed("authorization-code.exchange", ccOnly), ["the authorization_code grant"])
+    assert.deepStrictEqual(unclaimed("authorization-code.configured-refresh-token", ccOnly), [
+      "the refresh_token grant"
+    ])
+    assert.deepStrictEqual(unclaimed("timeout.api", ccOnly), ["configurable timeouts"])
+    assert.deepStrictEqual(unclaimed("reuse.cached-token", ccOnly), [])
+    assert.deepStrictEqual(unclaimed("reuse.cached-token", { ...ccOnly, apiPaths: ["/campaigns"] }), [
+      "the API path /advertisers/me"
+    ])
+    for (const c of Catalogue.cases) assert.deepStrictEqual(unclaimed(c.id, Protocol.allCapabilities), [], c.id)
+  })
+
+  it("a case defined with the deprecated grade gets its level", () => {
+    const c = ConformanceCase.make({
+      id: "x.y",
+      title: "an old case",
+      group: "token request",
+      grade: "WARN",
+      requirements: [],
+      setup: "",
+      expectation: "",
+      run: () => Effect.void,
+      check: () => []
+    })
+    assert.strictEqual(c.level, "SHOULD")
+    assert.strictEqual(c.grade, "WARN")
   })
 })

@@ -3,7 +3,7 @@
  * through tsx): the list, usage errors, and the exit code of a run with and without expected failures.
  * Each `run` starts its own simulator: that is what the command does.
  */
-import { Catalogue } from "@criteo-auth/conformance"
+import { Catalogue, ConformanceCli } from "@criteo-auth/conformance"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -30,6 +30,27 @@ const cli = (args: ReadonlyArray<string>) =>
   })
 
 describe("criteo-conformance", () => {
+  it("its version constant (deprecated) is the package's, not a number kept by hand", () => {
+    const { version } = JSON.parse(Fs.readFileSync(Path.join(packageDir, "package.json"), "utf8"))
+
+    assert.strictEqual(ConformanceCli.version, version)
+  })
+
+  it.live(
+    "list prints each case's level (MUST or SHOULD); --json its level and deprecated grade",
+    () =>
+      Effect.gen(function*() {
+        const { code, stdout } = yield* cli(["list"])
+        assert.strictEqual(code, 0)
+        assert.match(stdout, /\n {2}MUST {4}request\.client-credentials/)
+        assert.match(stdout, /\d+ cases: \d+ MUST, \d+ SHOULD/)
+        const json = yield* cli(["list", "--json"])
+        const first = JSON.parse(json.stdout)[0]
+        assert.deepStrictEqual([first.level, first.grade], ["MUST", "FAIL"])
+      }),
+    { timeout: 60_000 }
+  )
+
   it.live("list --json prints the catalogue", () =>
     Effect.gen(function*() {
       const { code, stdout } = yield* cli(["list", "--json"])

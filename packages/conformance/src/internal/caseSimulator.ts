@@ -11,7 +11,7 @@ import type * as CriteoSimulator from "../CriteoSimulator.js"
 import type * as Fault from "../Fault.js"
 import type * as Journal from "../Journal.js"
 import type * as SimulatorError from "../SimulatorError.js"
-import * as E from "./evidence.js"
+import * as Evidence from "./evidence.js"
 import * as Mappings from "./mappings.js"
 
 type AdminEffect = Effect.Effect<void, SimulatorError.SimulatorAdminError>
@@ -66,7 +66,8 @@ export const make = (
     discard: true
   })
 
-  const mine = (r: Journal.TokenRequest | Journal.ApiRequest) => (E.plain(r.headers["host"]) ?? "").endsWith(`:${port}`)
+  const mine = (r: Journal.TokenRequest | Journal.ApiRequest) =>
+    (Evidence.reveal(r.headers["host"]) ?? "").endsWith(`:${port}`)
 
   return {
     port,

@@ -1,26 +1,41 @@
 /**
- * Reading the evidence of a case: answers, token and API requests, output. Nothing here returns or
- * describes a secret: tokens are shown by fingerprint.
+ * Reading the evidence of a case: answers, token and API requests, output; and the checks the cases share.
+ * Cases import it as `Evidence` (`Evidence.succeeded(evidence, "call")`). Nothing here returns or describes
+ * a secret: tokens are shown by fingerprint (`reveal` gives a redacted value back, to compare it, never to
+ * print it).
+ *
+ * Index
+ * - checks:        `check`, `precondition`; common checks `succeeded`, `answeredAll`, `failedCleanly`,
+ *                  `tokenRequestCount`, `apiRequestCount`, `noBogusBearer`, `noApiRequest`, `recovered`,
+ *                  `honoursRateLimitReset`
+ * - preconditions: `tokenRequested`, `tokenResponseServed`, `apiCalled`, `callSucceeded` (a case lists them
+ *                  in its `preconditions`: one not met makes it BLOCKED)
+ * - answers:       `answers`, `answer`, `isSuccess`, `isAnswered`, `describe`, `describeAll`
+ * - requests:      `issuedTokens`, `issuedRefreshTokens`, `bearerOf`, `embeddedExpiry`, `expiredSends`,
+ *                  `bogusBearers`, `since`, `mark`, `describeRequests`, `earlyRetries`, `reveal`
+ * - words:         `plural`, `fingerprint`
  */
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
-import type * as ConformanceCase from "../ConformanceCase.js"
+import * as ConformanceCase from "../ConformanceCase.js"
 import type * as Journal from "../Journal.js"
 
 type Evidence = ConformanceCase.Evidence
 type Answer = ConformanceCase.Answer
 
-export const check = (name: string, passed: boolean, detail: string): ConformanceCase.Check => ({
-  name,
-  passed,
-  detail
-})
+/** A check (the one constructor: `ConformanceCase.check`). */
+export const check = ConformanceCase.check
+
+/** A check that is a precondition: not met, it makes the case BLOCKED. */
+export const precondition = (name: string, met: boolean, detail: string): ConformanceCase.Check =>
+  ConformanceCase.asPrecondition(check(name, met, detail))
 
 /** `tok_` and 8 hex digits of the SHA-256 of a token: enough to tell tokens apart, useless to an attacker. */
 export const fingerprint = (value: string): string =>
   `tok_${createHash("sha256").update(value).digest("hex").slice(0, 8)}`
 
-export const plain = (value: Journal.FieldValue | undefined): string | undefined =>
+/** The value of a journal field, revealed if it was redacted (to compare it: never print it). */
+export const reveal = (value: Journal.FieldValue | undefined): string | undefined =>
   value === undefined ? undefined : Redacted.isRedacted(value) ? Redacted.value(value) : value
 
 export const answers = (evidence: Evidence, label: string): ReadonlyArray<Answer> => evidence.answers.get(label) ?? []
@@ -65,7 +80,7 @@ export const issuedRefreshTokens = (evidence: Evidence): ReadonlyArray<string> =
 
 /** The token of an `Authorization: Bearer` header, whatever the case of the scheme. */
 export const bearerOf = (request: Journal.ApiRequest): string | undefined => {
-  const header = plain(request.headers["authorization"])
+  const header = reveal(request.headers["authorization"])
   if (header === undefined) return undefined
   const match = /^bearer\s+(.*)$/i.exec(header)
   return match === null ? undefined : match[1]
@@ -111,6 +126,58 @@ export const describeRequests = (requests: ReadonlyArray<{ readonly status?: num
   const counts = new Map<string, number>()
   for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1)
   return Array.from(counts, ([s, n]) => `${n} × ${s}`).join(", ")
+}
+
+// -----------------------------------------------------------------------------
+// preconditions
+// -----------------------------------------------------------------------------
+
+/** The client sent a token request (it was built, configured and started). */
+export const tokenRequested: ConformanceCase.Precondition = (evidence) =>
+  precondition(
+    "the client sends a token request",
+    evidence.tokenRequests.length > 0,
+    evidence.tokenRequests.length > 0
+      ? plural(evidence.tokenRequests.length, "token request")
+      : "no token request reached the token endpoint"
+  )
+
+/**
+ * A token request of the client was answered 200: the token endpoint served it this case's token
+ * response (a client with the wrong client authentication is refused instead).
+ */
+export const tokenResponseServed: ConformanceCase.Precondition = (evidence) => {
+  const served = evidence.tokenRequests.filter((r) => r.status === 200)
+  return precondition(
+    "a token request of the client is answered 200",
+    served.length > 0,
+    evidence.tokenRequests.length === 0
+      ? "no token request reached the token endpoint"
+      : `${plural(evidence.tokenRequests.length, "token request")}, answered ${
+        describeRequests(evidence.tokenRequests)
+      }`
+  )
+}
+
+/** The client called the API (whatever the answer). */
+export const apiCalled: ConformanceCase.Precondition = (evidence) =>
+  precondition(
+    "the client calls the API",
+    evidence.apiRequests.length > 0,
+    evidence.apiRequests.length > 0
+      ? plural(evidence.apiRequests.length, "API request")
+      : `no API request (${plural(evidence.tokenRequests.length, "token request")}, answered ${
+        describeRequests(evidence.tokenRequests)
+      })`
+  )
+
+/** The call recorded under `label` succeeded (a warm-up that gives the client a token before a fault). */
+export const callSucceeded = (label: string, what = `the "${label}" call succeeds`): ConformanceCase.Precondition =>
+(
+  evidence
+) => {
+  const all = answers(evidence, label)
+  return precondition(what, all.length > 0 && all.every(isSuccess), `answered ${describeAll(all)}`)
 }
 
 // -----------------------------------------------------------------------------
@@ -176,7 +243,7 @@ export const noBogusBearer = (evidence: Evidence) => {
       : `${plural(bogus.length, "API request")} with ${
         bogus.map((r) => {
           const token = bearerOf(r)
-          const header = plain(r.headers["authorization"])
+          const header = reveal(r.headers["authorization"])
           return header === undefined
             ? "no Authorization header"
             : token === undefined

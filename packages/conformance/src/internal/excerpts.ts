@@ -6,7 +6,7 @@ import * as Redacted from "effect/Redacted"
 import type * as ConformanceCase from "../ConformanceCase.js"
 import type * as Journal from "../Journal.js"
 import type * as Report from "../Report.js"
-import * as E from "./evidence.js"
+import * as Evidence from "./evidence.js"
 
 const maxOutputLines = 200
 
@@ -21,8 +21,8 @@ export const secretValues = (evidence: ConformanceCase.Evidence): ReadonlyArray<
     ...fromEnv,
     ["client_secret", encodeURIComponent(secret)] as const,
     ["client_secret (Basic)", Buffer.from(`${evidence.clientId}:${secret}`).toString("base64")] as const,
-    ...Array.from(E.issuedTokens(evidence), (value) => [E.fingerprint(value), value] as const),
-    ...E.issuedRefreshTokens(evidence).map((value) => [`refresh ${E.fingerprint(value)}`, value] as const)
+    ...Array.from(Evidence.issuedTokens(evidence), (value) => [Evidence.fingerprint(value), value] as const),
+    ...Evidence.issuedRefreshTokens(evidence).map((value) => [`refresh ${Evidence.fingerprint(value)}`, value] as const)
   ].filter(([, value]) => value.length >= 4).sort((a, b) => b[1].length - a[1].length)
 }
 
@@ -39,12 +39,12 @@ const fieldText = (name: string, value: Journal.FieldValue, issued: ReadonlySet<
   const secret = Redacted.value(value)
   if (secret.length === 0) return `${name}=(empty)`
   return issued.has(secret) || name === "refresh_token" || name === "access_token"
-    ? `${name}=${E.fingerprint(secret)}`
+    ? `${name}=${Evidence.fingerprint(secret)}`
     : `${name}=<redacted>`
 }
 
 const authorizationText = (header: Journal.FieldValue | undefined, issued: ReadonlySet<string>): string | undefined => {
-  const value = E.plain(header)
+  const value = Evidence.reveal(header)
   if (value === undefined) return undefined
   const [scheme, ...rest] = value.split(" ")
   const credential = rest.join(" ")
@@ -52,7 +52,7 @@ const authorizationText = (header: Journal.FieldValue | undefined, issued: Reado
   if (/^(undefined|null)?$/.test(credential)) {
     return `Authorization: ${scheme} ${credential === "" ? "(empty)" : credential}`
   }
-  return `Authorization: ${scheme} ${E.fingerprint(credential)}${
+  return `Authorization: ${scheme} ${Evidence.fingerprint(credential)}${
     issued.has(credential) ? "" : ` (not issued by the token endpoint, ${credential.length} chars)`
   }`
 }
@@ -63,8 +63,8 @@ const urlOf = (request: Journal.TokenRequest | Journal.ApiRequest, issued: Reado
     : `${request.path}?${request.query.map(([name, value]) => fieldText(name, value, issued)).join("&")}`
 
 const expiryNote = (request: Journal.ApiRequest): string | undefined => {
-  const token = E.bearerOf(request)
-  const expiry = token === undefined ? undefined : E.embeddedExpiry(token)
+  const token = Evidence.bearerOf(request)
+  const expiry = token === undefined ? undefined : Evidence.embeddedExpiry(token)
   if (expiry === undefined) return undefined
   const left = expiry - request.loggedAt.epochMillis
   return left <= 0 ? `token expired ${-left} ms before` : `token valid ${(left / 1000).toFixed(1)} s more`
@@ -88,26 +88,28 @@ const entry = (
   endpoint,
   method: request.method,
   url: urlOf(request, issued),
-  host: E.plain(request.headers["host"]),
+  host: Evidence.reveal(request.headers["host"]),
   status: request.status,
   stub: request.stub
 })
 
 export const journal = (evidence: ConformanceCase.Evidence): ReadonlyArray<Report.JournalEntry> => {
-  const issued = E.issuedTokens(evidence)
+  const issued = Evidence.issuedTokens(evidence)
   const token = evidence.tokenRequests.map((r): Report.JournalEntry => ({
     ...entry(evidence, r, "token", issued),
     details: [
-      `Content-Type: ${E.plain(r.headers["content-type"]) ?? "none"}`,
-      ...(r.headers["accept"] === undefined ? [] : [`Accept: ${E.plain(r.headers["accept"])}`]),
+      `Content-Type: ${Evidence.reveal(r.headers["content-type"]) ?? "none"}`,
+      ...(r.headers["accept"] === undefined ? [] : [`Accept: ${Evidence.reveal(r.headers["accept"])}`]),
       ...[authorizationText(r.headers["authorization"], issued)].filter((t): t is string => t !== undefined),
       r.formEntries.length === 0
         ? "no form body"
         : `form: ${r.formEntries.map(([name, value]) => fieldText(name, value, issued)).join("&")}`,
-      ...(r.issuedAccessToken === undefined ? [] : [`issued ${E.fingerprint(Redacted.value(r.issuedAccessToken))}`]),
+      ...(r.issuedAccessToken === undefined
+        ? []
+        : [`issued ${Evidence.fingerprint(Redacted.value(r.issuedAccessToken))}`]),
       ...(r.issuedRefreshToken === undefined
         ? []
-        : [`issued refresh token ${E.fingerprint(Redacted.value(r.issuedRefreshToken))}`]),
+        : [`issued refresh token ${Evidence.fingerprint(Redacted.value(r.issuedRefreshToken))}`]),
       ...responseNotes(r)
     ]
   }))

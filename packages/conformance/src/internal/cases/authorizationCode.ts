@@ -4,7 +4,7 @@ import * as ConformanceCase from "../../ConformanceCase.js"
 import * as CriteoSimulator from "../../CriteoSimulator.js"
 import type * as Journal from "../../Journal.js"
 import * as SimulatorError from "../../SimulatorError.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Refused from "./common/refused.js"
 
 const demo = CriteoSimulator.demoCredentials
@@ -45,7 +45,7 @@ const rotationCheck = (evidence: ConformanceCase.Evidence, first?: string) => {
   let current = first
   evidence.tokenRequests.forEach((r, i) => {
     if (r.grantType === "refresh_token") {
-      const sent = E.plain(r.form["refresh_token"])
+      const sent = Evidence.reveal(r.form["refresh_token"])
       if (current === undefined) problems.push(`request ${i + 1} refreshed without any refresh token issued before`)
       else if (sent !== current) {
         problems.push(
@@ -53,16 +53,16 @@ const rotationCheck = (evidence: ConformanceCase.Evidence, first?: string) => {
         )
       }
     }
-    if (r.issuedRefreshToken !== undefined) current = E.plain(r.issuedRefreshToken)
+    if (r.issuedRefreshToken !== undefined) current = Evidence.reveal(r.issuedRefreshToken)
   })
   const refreshes = evidence.tokenRequests.filter((r) => r.grantType === "refresh_token").length
-  return E.check(
+  return Evidence.check(
     "every refresh uses the latest refresh token",
     refreshes >= 2 && problems.length === 0,
     refreshes < 2
-      ? `${E.plural(refreshes, "refresh_token request")} (grants: ${grantsOf(evidence.tokenRequests)})`
+      ? `${Evidence.plural(refreshes, "refresh_token request")} (grants: ${grantsOf(evidence.tokenRequests)})`
       : problems.length === 0
-      ? `${E.plural(refreshes, "refresh")}, each with the refresh token of the answer before`
+      ? `${Evidence.plural(refreshes, "refresh")}, each with the refresh token of the answer before`
       : problems.join("; ")
   )
 }
@@ -72,7 +72,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "authorization-code.exchange",
     title: "The authorization code is exchanged with the exact redirect_uri",
     group: "authorization code",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [
       {
         source: "RFC 6749 §4.1.3",
@@ -90,20 +91,23 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     check: (evidence) => {
       const first = evidence.tokenRequests[0]
       return [
-        E.succeeded(evidence, "call"),
-        E.check(
+        Evidence.succeeded(evidence, "call"),
+        Evidence.check(
           "the code is exchanged as specified",
           first !== undefined && first.grantType === "authorization_code" &&
-            E.plain(first.form["code"]) === demoCode && E.plain(first.form["redirect_uri"]) === demo.redirectUri &&
-            first.clientId === evidence.clientId && E.plain(first.form["client_secret"]) === evidence.clientSecret,
+            Evidence.reveal(first.form["code"]) === demoCode &&
+            Evidence.reveal(first.form["redirect_uri"]) === demo.redirectUri &&
+            first.clientId === evidence.clientId &&
+            Evidence.reveal(first.form["client_secret"]) === evidence.clientSecret,
           first === undefined
             ? "no token request"
             : `grant_type ${first.grantType ?? "missing"}, code ${
-              E.plain(first.form["code"]) === demoCode ? "as given" : "missing or different"
+              Evidence.reveal(first.form["code"]) === demoCode ? "as given" : "missing or different"
             }, redirect_uri ${
-              E.plain(first.form["redirect_uri"]) === demo.redirectUri ? "identical" : "missing or different"
+              Evidence.reveal(first.form["redirect_uri"]) === demo.redirectUri ? "identical" : "missing or different"
             }, client credentials ${
-              first.clientId === evidence.clientId && E.plain(first.form["client_secret"]) === evidence.clientSecret
+              first.clientId === evidence.clientId &&
+                Evidence.reveal(first.form["client_secret"]) === evidence.clientSecret
                 ? "in the body"
                 : "missing from the body"
             }`
@@ -116,7 +120,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "authorization-code.used-once",
     title: "The authorization code is used once; later tokens come from the refresh token",
     group: "authorization code",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       { source: "RFC 6749 §4.1.2, §10.5", text: "the client MUST NOT use the authorization code more than once" },
       criteoCode
@@ -130,8 +135,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     check: (evidence) => {
       const codes = evidence.tokenRequests.filter((r) => r.grantType === "authorization_code")
       return [
-        E.succeeded(evidence, "call", "the three calls succeed"),
-        E.check(
+        Evidence.succeeded(evidence, "call", "the three calls succeed"),
+        Evidence.check(
           "exactly one authorization_code request, then refresh_token requests",
           codes.length === 1 && evidence.tokenRequests.slice(1).every((r) => r.grantType === "refresh_token") &&
             evidence.tokenRequests[0]?.grantType === "authorization_code",
@@ -145,7 +150,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "authorization-code.refresh-rotation",
     title: "Rotated refresh tokens replace the old ones",
     group: "authorization code",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [rotation, {
       source: "RFC 9700 §4.14.2",
       text: "refresh token rotation: an old refresh token is refused"
@@ -157,14 +163,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     expectation: "Three calls succeed; each refresh sends the refresh token of the answer before.",
     env: codeEnv,
     run: threeRefreshes,
-    check: (evidence) => [E.succeeded(evidence, "call", "the three calls succeed"), rotationCheck(evidence)]
+    check: (evidence) => [Evidence.succeeded(evidence, "call", "the three calls succeed"), rotationCheck(evidence)]
   }),
 
   ConformanceCase.make({
     id: "authorization-code.invalid-grant",
     title: "invalid_grant is reported and the code is not tried again",
     group: "authorization code",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [
       {
         source: "RFC 6749 §5.2",
@@ -182,7 +189,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     check: (evidence) =>
       Refused.refusedTwice(
         evidence,
-        E.tokenRequestCount(
+        Evidence.tokenRequestCount(
           evidence,
           { max: 1 },
           "the code is sent once at most",
@@ -195,7 +202,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "authorization-code.configured-refresh-token",
     title: "A configured refresh token is used, then replaced by the rotated one",
     group: "authorization code",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [
       rotation,
       { source: "RFC 6749 §6", text: "grant_type=refresh_token with the refresh token and the client credentials" }
@@ -235,15 +243,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       const configured = evidence.env["CRITEO_REFRESH_TOKEN"]
       const first = evidence.tokenRequests[0]
       return [
-        E.succeeded(evidence, "call", "both calls succeed"),
-        E.check(
+        Evidence.succeeded(evidence, "call", "both calls succeed"),
+        Evidence.check(
           "the first token request uses the configured refresh token",
           first !== undefined && first.grantType === "refresh_token" &&
-            E.plain(first.form["refresh_token"]) === configured,
+            Evidence.reveal(first.form["refresh_token"]) === configured,
           first === undefined
             ? "no token request"
             : `grant_type ${first.grantType ?? "missing"}, refresh_token ${
-              E.plain(first.form["refresh_token"]) === configured ? "as configured" : "missing or different"
+              Evidence.reveal(first.form["refresh_token"]) === configured ? "as configured" : "missing or different"
             }`
         ),
         rotationCheck({ ...evidence, tokenRequests: evidence.tokenRequests }, configured)

@@ -3,7 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Stubs from "../stubs.js"
 import { criteoLifetime, singleFlight } from "./common/requirements.js"
 
@@ -14,7 +14,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.new-token",
     title: "After its token expires, the client gets a new one",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [criteoLifetime, { source: "RFC 6749 §5.1", text: "expires_in: the lifetime of the token" }],
     setup: "This client's tokens live 1 s (expires_in: 1); the API refuses a token after its expiry instant.",
     expectation: "A call, 1.5 s of idleness, a call: both succeed, the second with a new token (obtained ahead of " +
@@ -27,15 +28,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.call("after")
       }),
     check: (evidence) => {
-      const ok = evidence.apiRequests.filter((r) => r.status === 200).map(E.bearerOf)
+      const ok = evidence.apiRequests.filter((r) => r.status === 200).map(Evidence.bearerOf)
       return [
-        E.succeeded(evidence, "before"),
-        E.succeeded(evidence, "after", "the call after expiry succeeds"),
-        E.check(
+        Evidence.succeeded(evidence, "before"),
+        Evidence.succeeded(evidence, "after", "the call after expiry succeeds"),
+        Evidence.check(
           "the call after expiry used a new token",
           ok.length >= 2 && ok[ok.length - 1] !== ok[0],
-          `${E.plural(evidence.tokenRequests.length, "token request")}; ${
-            E.plural(new Set(ok).size, "distinct token")
+          `${Evidence.plural(evidence.tokenRequests.length, "token request")}; ${
+            Evidence.plural(new Set(ok).size, "distinct token")
           } accepted by the API`
         )
       ]
@@ -46,7 +47,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.refresh-ahead",
     title: "The token is renewed before it expires",
     group,
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [
       { source: "RFC 6749 §5.1", text: "expires_in tells the client when the token stops working" },
       {
@@ -65,19 +67,19 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         }
       }),
     check: (evidence) => {
-      const expired = E.expiredSends(evidence)
+      const expired = Evidence.expiredSends(evidence)
       return [
-        E.succeeded(evidence, "steady", "every call succeeds"),
-        E.check(
+        Evidence.succeeded(evidence, "steady", "every call succeeds"),
+        Evidence.check(
           "no API request carries an expired token",
           expired.length === 0,
           expired.length === 0
-            ? `${E.plural(evidence.apiRequests.length, "API request")}, none with an expired token`
-            : `${E.plural(expired.length, "API request")} sent with an expired token (answered ${
-              E.describeRequests(expired)
+            ? `${Evidence.plural(evidence.apiRequests.length, "API request")}, none with an expired token`
+            : `${Evidence.plural(expired.length, "API request")} sent with an expired token (answered ${
+              Evidence.describeRequests(expired)
             })`
         ),
-        E.tokenRequestCount(evidence, { min: 2 }, "the token was renewed (at least 2 token requests)")
+        Evidence.tokenRequestCount(evidence, { min: 2 }, "the token was renewed (at least 2 token requests)")
       ]
     }
   }),
@@ -86,7 +88,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.reactive-401",
     title: "On a 401, the client gets a new token and replays the request once",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [
       { source: "RFC 6750 §3.1", text: "invalid_token (401): the client may request a new token and retry" },
       criteoLifetime
@@ -101,21 +104,21 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.call("after")
       }),
     check: (evidence) => {
-      const at = E.mark(evidence, "expired")
-      const api = E.since(evidence.apiRequests, at)
-      const tokens = E.since(evidence.tokenRequests, at)
+      const at = Evidence.mark(evidence, "expired")
+      const api = Evidence.since(evidence.apiRequests, at)
+      const tokens = Evidence.since(evidence.tokenRequests, at)
       return [
-        E.succeeded(evidence, "first"),
-        E.succeeded(evidence, "after", "the call after the 401 succeeds"),
-        E.check(
+        Evidence.succeeded(evidence, "first"),
+        Evidence.succeeded(evidence, "after", "the call after the 401 succeeds"),
+        Evidence.check(
           "the refused request was replayed once, with a new token",
           // A client that got a new token before calling was never refused: nothing to replay.
           (api.length === 1 && api[0].status === 200) ||
             (api.length === 2 && api[0].status === 401 && api[1].status === 200 &&
-              E.bearerOf(api[0]) !== E.bearerOf(api[1]) && api[0].path === api[1].path),
-          `API answers after the expiry: ${E.describeRequests(api)}`
+              Evidence.bearerOf(api[0]) !== Evidence.bearerOf(api[1]) && api[0].path === api[1].path),
+          `API answers after the expiry: ${Evidence.describeRequests(api)}`
         ),
-        E.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one new token request", tokens)
+        Evidence.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one new token request", tokens)
       ]
     }
   }),
@@ -124,7 +127,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.no-refresh-loop",
     title: "A token refused again after a refresh is an error, not a loop",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [
       { source: "RFC 6750 §3.1", text: "invalid_token: retry with a new token (once)" },
       { source: "Robustness", text: "every retry has a bound" }
@@ -147,14 +151,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.call("refused", { timeout: "20 seconds" })
       }),
     check: (evidence) => [
-      E.answeredAll(evidence, "refused", "the call is answered"),
-      E.check(
+      Evidence.answeredAll(evidence, "refused", "the call is answered"),
+      Evidence.check(
         "the call returns the refusal (401 or an error)",
-        E.isAnswered(E.answer(evidence, "refused")) && !E.isSuccess(E.answer(evidence, "refused")),
-        `answered ${E.describe(E.answer(evidence, "refused"))}`
+        Evidence.isAnswered(Evidence.answer(evidence, "refused")) &&
+          !Evidence.isSuccess(Evidence.answer(evidence, "refused")),
+        `answered ${Evidence.describe(Evidence.answer(evidence, "refused"))}`
       ),
-      E.apiRequestCount(evidence, { max: 2 }, "at most 2 API requests (the request and one replay)"),
-      E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests (the first token and one refresh)")
+      Evidence.apiRequestCount(evidence, { max: 2 }, "at most 2 API requests (the request and one replay)"),
+      Evidence.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests (the first token and one refresh)")
     ]
   }),
 
@@ -162,7 +167,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.single-flight-401",
     title: "A burst of 401s for the same token makes one refresh",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [
       singleFlight,
       { source: "RFC 6750 §3.1", text: "invalid_token (401): the client may request a new token and retry" }
@@ -177,12 +183,12 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.calls("storm", 20)
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "storm", "the 20 concurrent calls succeed"),
-      E.tokenRequestCount(
+      Evidence.succeeded(evidence, "storm", "the 20 concurrent calls succeed"),
+      Evidence.tokenRequestCount(
         evidence,
         { min: 1, max: 1 },
         "exactly one new token request for 20 concurrent 401s",
-        E.since(evidence.tokenRequests, E.mark(evidence, "expired"))
+        Evidence.since(evidence.tokenRequests, Evidence.mark(evidence, "expired"))
       )
     ]
   }),
@@ -191,7 +197,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "expiry.no-refresh-on-403",
     title: "A 403 is not an expired token: no refresh, no retry",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [
       {
         source: "Criteo: API errors",
@@ -208,20 +215,20 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.call("forbidden")
       }),
     check: (evidence) => {
-      const at = E.mark(evidence, "revoked")
+      const at = Evidence.mark(evidence, "revoked")
       return [
-        E.failedCleanly(evidence, "forbidden", "the call returns the 403 or an error"),
-        E.tokenRequestCount(
+        Evidence.failedCleanly(evidence, "forbidden", "the call returns the 403 or an error"),
+        Evidence.tokenRequestCount(
           evidence,
           { max: 0 },
           "no token request after the 403",
-          E.since(evidence.tokenRequests, at)
+          Evidence.since(evidence.tokenRequests, at)
         ),
-        E.apiRequestCount(
+        Evidence.apiRequestCount(
           evidence,
           { max: 1 },
           "one API request: a 403 is not retried",
-          E.since(evidence.apiRequests, at)
+          Evidence.since(evidence.apiRequests, at)
         )
       ]
     }

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { createHash } from "node:crypto"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Stubs from "../stubs.js"
 import { codeEnv } from "./authorizationCode.js"
 
@@ -31,8 +31,14 @@ const secretsOf = (evidence: ConformanceCase.Evidence): ReadonlyArray<Secret> =>
       value: Buffer.from(`${evidence.clientId}:${secret}`).toString("base64")
     },
     ...(code === undefined ? [] : [{ name: "the authorization code", value: code }]),
-    ...Array.from(E.issuedTokens(evidence), (value) => ({ name: `access token ${E.fingerprint(value)}`, value })),
-    ...E.issuedRefreshTokens(evidence).map((value) => ({ name: `refresh token ${E.fingerprint(value)}`, value }))
+    ...Array.from(
+      Evidence.issuedTokens(evidence),
+      (value) => ({ name: `access token ${Evidence.fingerprint(value)}`, value })
+    ),
+    ...Evidence.issuedRefreshTokens(evidence).map((value) => ({
+      name: `refresh token ${Evidence.fingerprint(value)}`,
+      value
+    }))
   ].filter((s, i, all) => s.value.length >= 8 && all.findIndex((t) => t.value === s.value) === i)
 }
 
@@ -58,11 +64,13 @@ export const leakCheck = (evidence: ConformanceCase.Evidence) => {
   const found = secrets.flatMap((secret) =>
     places.filter(([, text]) => text.includes(secret.value)).map(([where]) => `${secret.name} in ${where}`)
   )
-  return E.check(
+  return Evidence.check(
     leakCheckName,
     found.length === 0,
     found.length === 0
-      ? `${E.plural(evidence.output.length, "line")} of output searched for ${E.plural(secrets.length, "secret value")}`
+      ? `${Evidence.plural(evidence.output.length, "line")} of output searched for ${
+        Evidence.plural(secrets.length, "secret value")
+      }`
       : Array.from(new Set(found)).slice(0, 6).join("; ")
   )
 }
@@ -72,7 +80,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "leak.client-credentials",
     title: "The secret and the tokens never appear in the client's output",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       { source: "RFC 6750 §5.3", text: "bearer tokens MUST NOT leak to unintended parties (logs included)" },
       { source: "RFC 6749 §10.3, §2.3.1", text: "access tokens and client credentials are confidential" }
@@ -118,14 +127,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.simulate("expired-last", "refuse every token issued so far (401)", ctx.expireTokens)
         yield* ctx.call("invalid_client", { timeout: "20 seconds" })
       }),
-    check: (evidence) => [E.succeeded(evidence, "success", "the first call succeeds"), leakCheck(evidence)]
+    check: (evidence) => [Evidence.succeeded(evidence, "success", "the first call succeeds"), leakCheck(evidence)]
   }),
 
   ConformanceCase.make({
     id: "leak.authorization-code",
     title: "The code and refresh tokens never appear in the client's output",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       { source: "RFC 6749 §10.4, §10.5", text: "refresh tokens and authorization codes are confidential" },
       { source: "RFC 6750 §5.3", text: "bearer tokens MUST NOT leak to unintended parties (logs included)" }
@@ -145,6 +155,6 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.simulate("expired-again", "refuse every token issued so far (401)", ctx.expireTokens)
         yield* ctx.call("revoked", { timeout: "20 seconds" })
       }),
-    check: (evidence) => [E.succeeded(evidence, "exchange", "the first call succeeds"), leakCheck(evidence)]
+    check: (evidence) => [Evidence.succeeded(evidence, "exchange", "the first call succeeds"), leakCheck(evidence)]
   })
 ]

@@ -1,7 +1,7 @@
 /** The group "OAuth errors": the token endpoint refuses the client for good (RFC 6749 §5.2). */
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Stubs from "../stubs.js"
 import * as Refused from "./common/refused.js"
 
@@ -10,7 +10,7 @@ const group = "OAuth errors" as const
 const noRetry = (evidence: ConformanceCase.Evidence) =>
   Refused.refusedTwice(
     evidence,
-    E.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)")
+    Evidence.tokenRequestCount(evidence, { max: 2 }, "at most 2 token requests for 2 calls (no retry)")
   )
 
 export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
@@ -18,7 +18,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "oauth-error.invalid-client",
     title: "invalid_client is reported, not retried",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [
       { source: "RFC 6749 §5.2", text: "invalid_client (401): client authentication failed" },
       {
@@ -39,7 +40,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "oauth-error.unauthorized-client",
     title: "Other OAuth errors (unauthorized_client) are reported, not retried",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [{
       source: "RFC 6749 §5.2",
       text: "invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope (400) are final"

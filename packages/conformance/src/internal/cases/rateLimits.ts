@@ -3,8 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
-import * as E from "../evidence.js"
-import { endpointName, injectFault, requestsTo, type Target } from "./common/faulted.js"
+import * as Evidence from "../evidence.js"
+import { endpointName, faultReached, injectFault, requestsTo, type Target } from "./common/faulted.js"
 
 const criteoRateLimits = {
   source: "Criteo: rate limits",
@@ -23,7 +23,8 @@ const backoff = (options: { readonly id: string; readonly target: Target }) => {
     id: options.id,
     title: `A 429 from the ${name} is waited out, not hammered`,
     group: "rate limits",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: faultReached(target),
     requirements: [criteoRateLimits, { source: "RFC 6585 §4", text: "429 Too Many Requests" }],
     setup: `The ${name} answers 429 to every request, with x-ratelimit-reset (whole seconds) 1 to 2 s ahead.`,
     expectation: `No request before the x-ratelimit-reset instant of the previous 429, at most 5 in all; the call ` +
@@ -37,10 +38,14 @@ const backoff = (options: { readonly id: string; readonly target: Target }) => {
     check: (evidence) => {
       const during = requestsTo(evidence, target, "limited")
       return [
-        E.failedCleanly(evidence, "limited", "the call ends in the 429 or an error"),
-        E.check(`at most 5 requests to the ${name}`, during.length <= 5, E.plural(during.length, "request")),
-        E.honoursRateLimitReset(during, name),
-        ...(target === "token" ? [E.noApiRequest(evidence)] : [])
+        Evidence.failedCleanly(evidence, "limited", "the call ends in the 429 or an error"),
+        Evidence.check(
+          `at most 5 requests to the ${name}`,
+          during.length <= 5,
+          Evidence.plural(during.length, "request")
+        ),
+        Evidence.honoursRateLimitReset(during, name),
+        ...(target === "token" ? [Evidence.noApiRequest(evidence)] : [])
       ]
     }
   })
@@ -54,7 +59,8 @@ const recovers = (options: { readonly id: string; readonly target: Target }) => 
     id: options.id,
     title: `After a 429 from the ${name}, the client waits for x-ratelimit-reset and succeeds`,
     group: "rate limits",
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: faultReached(target),
     requirements: [criteoRateLimits],
     setup: `The next request to the ${name} gets 429 with x-ratelimit-reset (whole seconds) 1 to 2 s ahead; then it ` +
       "is normal.",
@@ -66,8 +72,8 @@ const recovers = (options: { readonly id: string; readonly target: Target }) => 
         yield* ctx.call("call")
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call", "the call succeeds after the rate limit"),
-      E.honoursRateLimitReset(requestsTo(evidence, target, "limited"), name)
+      Evidence.succeeded(evidence, "call", "the call succeeds after the rate limit"),
+      Evidence.honoursRateLimitReset(requestsTo(evidence, target, "limited"), name)
     ]
   })
 }

@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as CriteoSimulator from "../../CriteoSimulator.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Stubs from "../stubs.js"
 
 const group = "redirects" as const
@@ -12,7 +12,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "redirect.token-endpoint",
     title: "A redirect from the token endpoint does not carry the credentials to another origin",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
     requirements: [
       {
         source: "RFC 9700 §4.12",
@@ -43,18 +44,18 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       }),
     check: (evidence) => {
       const home = new URL(evidence.baseUrl).host
-      const elsewhere = evidence.tokenRequests.filter((r) => E.plain(r.headers["host"]) !== home)
+      const elsewhere = evidence.tokenRequests.filter((r) => Evidence.reveal(r.headers["host"]) !== home)
       const leaked = elsewhere.filter((r) =>
         r.form["client_secret"] !== undefined || r.headers["authorization"] !== undefined
       )
       return [
-        E.answeredAll(evidence, "call"),
-        E.check(
+        Evidence.answeredAll(evidence, "call"),
+        Evidence.check(
           "no credentials sent to the other origin",
           leaked.length === 0,
           leaked.length === 0
             ? elsewhere.length === 0 ? "the redirect was not followed" : "followed without the credentials"
-            : `${E.plural(leaked.length, "request")} to ${
+            : `${Evidence.plural(leaked.length, "request")} to ${
               new URL(Stubs.otherOrigin(evidence.baseUrl)).host
             } with the client credentials`
         )
@@ -66,7 +67,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "redirect.api",
     title: "A redirect from the API does not carry the token to another origin",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.apiCalled],
     requirements: [
       {
         source: "RFC 6750 §5.3",
@@ -101,16 +103,16 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       }),
     check: (evidence) => {
       const home = new URL(evidence.baseUrl).host
-      const elsewhere = evidence.apiRequests.filter((r) => E.plain(r.headers["host"]) !== home)
+      const elsewhere = evidence.apiRequests.filter((r) => Evidence.reveal(r.headers["host"]) !== home)
       const leaked = elsewhere.filter((r) => r.headers["authorization"] !== undefined)
       return [
-        E.answeredAll(evidence, "call"),
-        E.check(
+        Evidence.answeredAll(evidence, "call"),
+        Evidence.check(
           "no token sent to the other origin",
           leaked.length === 0,
           leaked.length === 0
             ? elsewhere.length === 0 ? "the redirect was not followed" : "followed without the Authorization header"
-            : `${E.plural(leaked.length, "request")} to ${
+            : `${Evidence.plural(leaked.length, "request")} to ${
               new URL(Stubs.otherOrigin(evidence.baseUrl)).host
             } with Authorization`
         )

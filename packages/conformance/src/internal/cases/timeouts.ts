@@ -3,8 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
-import * as E from "../evidence.js"
-import { endpointName, requestsTo, robustness, type Target, warmUp } from "./common/faulted.js"
+import * as Evidence from "../evidence.js"
+import { endpointName, faultReached, requestsTo, robustness, type Target, warmUp } from "./common/faulted.js"
 
 /** An endpoint that answers after 30 s, against a client configured with a short timeout for it. */
 const slow = (options: {
@@ -23,7 +23,9 @@ const slow = (options: {
       options.target === "token" ? "A token endpoint" : "An API"
     } that does not answer does not hang the client`,
     group: "timeouts",
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: faultReached(options.target),
+    needs: { configurableTimeouts: true },
     requirements: [
       robustness,
       {
@@ -44,14 +46,14 @@ const slow = (options: {
           ctx.setFault(options.target, Fault.latency(Duration.seconds(30)))
         )
         const answer = yield* ctx.call("slow", { timeout: "15 seconds" })
-        if (!E.isAnswered(answer)) return
+        if (!Evidence.isAnswered(answer)) return
         yield* ctx.simulate("cleared", `the ${name} is fast again`, ctx.clearFaults)
         yield* ctx.call("after")
       }),
     check: (evidence) => [
-      E.failedCleanly(evidence, "slow", "the call ends in an error within 15 s"),
+      Evidence.failedCleanly(evidence, "slow", "the call ends in an error within 15 s"),
       ...options.extraChecks(evidence),
-      E.recovered(evidence)
+      Evidence.recovered(evidence)
     ]
   })
 }
@@ -65,7 +67,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     setup: "The token endpoint answers after 30 s.",
     expectation: "The call ends in an error within 15 s (retries included); once the endpoint is fast again, the " +
       "next call succeeds.",
-    extraChecks: (evidence) => [E.noBogusBearer(evidence)]
+    extraChecks: (evidence) => [Evidence.noBogusBearer(evidence)]
   }),
   slow({
     id: "timeout.api",
@@ -75,10 +77,10 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     setup: "After a first call, the API answers after 30 s.",
     expectation: "The call ends in an error within 15 s; once the API is fast again, the next call succeeds.",
     extraChecks: (evidence) => [
-      E.check(
+      Evidence.check(
         "at most 3 attempts for the call",
         requestsTo(evidence, "api", "slow", "cleared").length <= 3,
-        E.plural(requestsTo(evidence, "api", "slow", "cleared").length, "API request")
+        Evidence.plural(requestsTo(evidence, "api", "slow", "cleared").length, "API request")
       )
     ]
   })

@@ -2,14 +2,15 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import * as Stubs from "../stubs.js"
 
 const group = "token responses" as const
 
 const rfc6749Response = (text: string) => ({ source: "RFC 6749 §5.1", text })
 
-const calls = (ctx: ConformanceCase.Context, label: string, n: number) =>
+/** `n` calls one after the other, recorded under `label` (`ctx.calls` makes them at the same time). */
+const callInSequence = (ctx: ConformanceCase.Context, label: string, n: number) =>
   Effect.gen(function*() {
     for (let i = 0; i < n; i++) yield* ctx.call(label)
   })
@@ -41,7 +42,10 @@ const incomplete = (options: {
     id: options.id,
     title: options.title,
     group,
-    grade: "FAIL",
+    level: "MUST",
+    // Its point is what the client does with this response: a client refused by the token endpoint (the
+    // wrong client authentication) or that never asks never meets it.
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [options.requirement],
     setup: options.setup,
     expectation: "The call ends in an error; the client never calls the API with a made-up token (`Bearer " +
@@ -56,9 +60,9 @@ const incomplete = (options: {
         yield* ctx.call("call")
       }),
     check: (evidence) => [
-      E.failedCleanly(evidence, "call"),
-      E.noApiRequest(evidence, "the API is not called with an unusable token"),
-      E.tokenRequestCount(evidence, { max: 5 }, "at most 5 token requests")
+      Evidence.failedCleanly(evidence, "call"),
+      Evidence.noApiRequest(evidence, "the API is not called with an unusable token"),
+      Evidence.tokenRequestCount(evidence, { max: 5 }, "at most 5 token requests")
     ]
   })
 
@@ -67,7 +71,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.token-type-case",
     title: "token_type \"bearer\" (lower case) is accepted and sent as Bearer",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("token_type is case insensitive"),
       { source: "RFC 6750 §2.1", text: "Authorization: Bearer <token>" }
@@ -82,14 +87,16 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.call("call")
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call"),
-      E.check(
+      Evidence.succeeded(evidence, "call"),
+      Evidence.check(
         "the API request says Bearer",
         evidence.apiRequests.length > 0 &&
-          evidence.apiRequests.every((r) => (E.plain(r.headers["authorization"]) ?? "").startsWith("Bearer ")),
+          evidence.apiRequests.every((r) => (Evidence.reveal(r.headers["authorization"]) ?? "").startsWith("Bearer ")),
         `schemes: ${
           Array.from(
-            new Set(evidence.apiRequests.map((r) => (E.plain(r.headers["authorization"]) ?? "none").split(" ")[0]))
+            new Set(
+              evidence.apiRequests.map((r) => (Evidence.reveal(r.headers["authorization"]) ?? "none").split(" ")[0])
+            )
           ).join(", ") || "no API request"
         }`
       )
@@ -100,7 +107,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.unknown-members",
     title: "Unknown members of the token response are ignored",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [rfc6749Response("the client MUST ignore unrecognized value names in the response")],
     setup: "This client's token responses add \"scope\", \"ext_expires_in\" and a nested object (members RFC 6749 " +
       "does not define; a known member with a null value is response.refresh-token-null).",
@@ -117,9 +125,9 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
             "x-criteo": { region: "eu", features: ["a", "b"], nested: { deep: true } }
           })
         })
-        yield* calls(ctx, "call", 3)
+        yield* callInSequence(ctx, "call", 3)
       }),
-    check: (evidence) => [E.succeeded(evidence, "call", "the calls succeed"), E.noBogusBearer(evidence)]
+    check: (evidence) => [Evidence.succeeded(evidence, "call", "the calls succeed"), Evidence.noBogusBearer(evidence)]
   }),
 
   ConformanceCase.make({
@@ -129,7 +137,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     // A SHOULD: Criteo's documentation shows no refresh_token member for client_credentials (the shape every
     // other case serves), while Criteo's own SDK reads refresh_token unconditionally — so whether the real
     // server sends null is not settled. A client failing here fails on that shape only.
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("refresh_token is OPTIONAL: a null value carries no refresh token"),
       {
@@ -150,11 +159,11 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
             refresh_token: null
           })
         })
-        yield* calls(ctx, "call", 3)
+        yield* callInSequence(ctx, "call", 3)
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call", "the calls succeed with \"refresh_token\": null in the token response"),
-      E.noBogusBearer(evidence)
+      Evidence.succeeded(evidence, "call", "the calls succeed with \"refresh_token\": null in the token response"),
+      Evidence.noBogusBearer(evidence)
     ]
   }),
 
@@ -162,7 +171,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.text-plain",
     title: "A token response labelled text/plain is decoded",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [{
       source: "Criteo: OpenAPI of /oauth2/token",
       text: "the token response may come as application/json, text/json or text/plain: decode it whatever the type"
@@ -174,14 +184,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* Stubs.tokenAnswer(ctx, { headers: { "Content-Type": "text/plain; charset=utf-8" } })
         yield* ctx.call("call")
       }),
-    check: (evidence) => [E.succeeded(evidence, "call"), E.noBogusBearer(evidence)]
+    check: (evidence) => [Evidence.succeeded(evidence, "call"), Evidence.noBogusBearer(evidence)]
   }),
 
   ConformanceCase.make({
     id: "response.expires-in-absent",
     title: "A token response without expires_in neither crashes the client nor starts a request storm",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [rfc6749Response("expires_in is RECOMMENDED, not required: it may be absent")],
     setup: "This client's token responses have no expires_in.",
     expectation: "5 calls, then 1 s of idleness: every call is answered (success or a clean error), at most one " +
@@ -192,21 +203,21 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* Stubs.tokenAnswer(ctx, { body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer" }) })
         for (let i = 0; i < 5; i++) {
           const answer = yield* ctx.call("call")
-          if (!E.isAnswered(answer)) return
+          if (!Evidence.isAnswered(answer)) return
         }
         yield* ctx.simulate("idle", "the client is left idle for 1 s", Effect.void)
         yield* ctx.wait(Duration.seconds(1), "idle")
       }),
     check: (evidence) => [
-      E.answeredAll(evidence, "call", "every call is answered"),
-      E.tokenRequestCount(evidence, { max: 6 }, "at most one token request per call"),
-      E.tokenRequestCount(
+      Evidence.answeredAll(evidence, "call", "every call is answered"),
+      Evidence.tokenRequestCount(evidence, { max: 6 }, "at most one token request per call"),
+      Evidence.tokenRequestCount(
         evidence,
         { max: 0 },
         "no token request while the client is idle",
-        E.since(evidence.tokenRequests, E.mark(evidence, "idle"))
+        Evidence.since(evidence.tokenRequests, Evidence.mark(evidence, "idle"))
       ),
-      E.noBogusBearer(evidence)
+      Evidence.noBogusBearer(evidence)
     ]
   }),
 
@@ -214,7 +225,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.expires-in-absent-default",
     title: "A token without expires_in is used (with a default lifetime, or until a 401)",
     group,
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("expires_in is RECOMMENDED; when omitted the lifetime is documented or found otherwise"),
       {
@@ -227,11 +239,11 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     run: (ctx) =>
       Effect.gen(function*() {
         yield* Stubs.tokenAnswer(ctx, { body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer" }) })
-        yield* calls(ctx, "call", 5)
+        yield* callInSequence(ctx, "call", 5)
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call", "the calls succeed"),
-      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "one token request")
+      Evidence.succeeded(evidence, "call", "the calls succeed"),
+      Evidence.tokenRequestCount(evidence, { min: 1, max: 1 }, "one token request")
     ]
   }),
 
@@ -239,7 +251,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.expires-in-string",
     title: "expires_in as a numeric string is read as seconds, or refused clearly",
     group,
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("expires_in is a number of seconds"),
       { source: "Robustness", text: "parse leniently or reject clearly; never treat it as 0 or as forever" }
@@ -252,33 +265,35 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* Stubs.tokenAnswer(ctx, {
           body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer", expires_in: "2" }, 2)
         })
-        yield* calls(ctx, "early", 3)
+        yield* callInSequence(ctx, "early", 3)
         yield* ctx.simulate("waited", "the token expires", Effect.void)
         yield* ctx.wait(Duration.millis(2500), "the token expires")
         yield* ctx.call("late")
       }),
     check: (evidence) => {
-      const all = [...E.answers(evidence, "early"), ...E.answers(evidence, "late")]
-      const lenient = all.length > 0 && all.every(E.isSuccess)
-      const refused = all.length > 0 && all.every((a) => E.isAnswered(a) && !E.isSuccess(a))
-      const early = evidence.tokenRequests.filter((r) => r.loggedAt.epochMillis < (E.mark(evidence, "waited") ?? 0))
+      const all = [...Evidence.answers(evidence, "early"), ...Evidence.answers(evidence, "late")]
+      const lenient = all.length > 0 && all.every(Evidence.isSuccess)
+      const refused = all.length > 0 && all.every((a) => Evidence.isAnswered(a) && !Evidence.isSuccess(a))
+      const early = evidence.tokenRequests.filter((r) =>
+        r.loggedAt.epochMillis < (Evidence.mark(evidence, "waited") ?? 0)
+      )
       return [
-        E.check(
+        Evidence.check(
           "the calls all succeed, or all fail cleanly",
           lenient || refused,
-          `answered ${E.describeAll(all)}`
+          `answered ${Evidence.describeAll(all)}`
         ),
-        E.check(
+        Evidence.check(
           "not read as 0: one token request for the first three calls",
           !lenient || early.length === 1,
-          E.plural(early.length, "token request")
+          Evidence.plural(early.length, "token request")
         ),
-        E.check(
+        Evidence.check(
           "not read as forever: no expired token sent",
-          E.expiredSends(evidence).length === 0,
-          `${E.plural(E.expiredSends(evidence).length, "API request")} with an expired token`
+          Evidence.expiredSends(evidence).length === 0,
+          `${Evidence.plural(Evidence.expiredSends(evidence).length, "API request")} with an expired token`
         ),
-        E.noBogusBearer(evidence)
+        Evidence.noBogusBearer(evidence)
       ]
     }
   }),
@@ -287,7 +302,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "response.large-token",
     title: "An 8 KB token is sent intact",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("the access token string size is left undefined: no assumption about its size"),
       { source: "Criteo: Authentication", text: "the token is an RS256 JWT: treat it as opaque" }
@@ -314,14 +330,14 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
             jsonBody: { data: [{ id: "12345", type: "advertiser", attributes: { advertiserName: "Large token" } }] }
           }
         })
-        yield* calls(ctx, "call", 2)
+        yield* callInSequence(ctx, "call", 2)
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call", "the calls succeed"),
-      E.check(
+      Evidence.succeeded(evidence, "call", "the calls succeed"),
+      Evidence.check(
         "the API received the whole token",
-        evidence.apiRequests.length > 0 && evidence.apiRequests.every((r) => E.bearerOf(r) === largeToken),
-        evidence.apiRequests.map((r) => `${(E.bearerOf(r) ?? "").length} chars`).join(", ") || "no API request"
+        evidence.apiRequests.length > 0 && evidence.apiRequests.every((r) => Evidence.bearerOf(r) === largeToken),
+        evidence.apiRequests.map((r) => `${(Evidence.bearerOf(r) ?? "").length} chars`).join(", ") || "no API request"
       )
     ]
   }),

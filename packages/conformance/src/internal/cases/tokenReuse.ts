@@ -1,7 +1,7 @@
 /** The group "token reuse": a valid token is reused, and concurrent first calls share one token request. */
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
-import * as E from "../evidence.js"
+import * as Evidence from "../evidence.js"
 import { criteoLifetime, singleFlight } from "./common/requirements.js"
 
 const group = "token reuse" as const
@@ -11,7 +11,8 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "reuse.cached-token",
     title: "A valid token is reused, not requested for every call",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [criteoLifetime, { source: "RFC 6749 §5.1", text: "expires_in: the lifetime of the token" }],
     setup: "The fixtures: 900 s tokens.",
     expectation: "10 calls in sequence, then 10 concurrent calls, on one token: exactly one token request.",
@@ -21,9 +22,9 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         yield* ctx.calls("concurrent", 10)
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "sequential", "the 10 sequential calls succeed"),
-      E.succeeded(evidence, "concurrent", "the 10 concurrent calls succeed"),
-      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 calls")
+      Evidence.succeeded(evidence, "sequential", "the 10 sequential calls succeed"),
+      Evidence.succeeded(evidence, "concurrent", "the 10 concurrent calls succeed"),
+      Evidence.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 calls")
     ]
   }),
 
@@ -31,14 +32,15 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     id: "reuse.single-flight",
     title: "Concurrent first calls share one token request",
     group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed, Evidence.apiCalled],
     requirements: [singleFlight],
     setup: "The fixtures; the client has no token yet.",
     expectation: "20 concurrent first calls make exactly one token request and all succeed.",
     run: (ctx) => Effect.asVoid(ctx.calls("burst", 20)),
     check: (evidence) => [
-      E.succeeded(evidence, "burst", "the 20 concurrent calls succeed"),
-      E.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 concurrent calls")
+      Evidence.succeeded(evidence, "burst", "the 20 concurrent calls succeed"),
+      Evidence.tokenRequestCount(evidence, { min: 1, max: 1 }, "exactly one token request for 20 concurrent calls")
     ]
   })
 ]

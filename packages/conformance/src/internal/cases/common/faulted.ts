@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../../ConformanceCase.js"
 import type * as Fault from "../../../Fault.js"
 import type * as Journal from "../../../Journal.js"
-import * as E from "../../evidence.js"
+import * as Evidence from "../../evidence.js"
 
 export type Target = Fault.Target
 
@@ -29,8 +29,8 @@ export const requestsTo = (
   const all: ReadonlyArray<Journal.TokenRequest | Journal.ApiRequest> = target === "token"
     ? evidence.tokenRequests
     : evidence.apiRequests
-  const start = E.mark(evidence, from) ?? 0
-  const end = to === undefined ? undefined : E.mark(evidence, to)
+  const start = Evidence.mark(evidence, from) ?? 0
+  const end = to === undefined ? undefined : Evidence.mark(evidence, to)
   return all.filter((r) => r.loggedAt.epochMillis >= start && (end === undefined || r.loggedAt.epochMillis < end))
 }
 
@@ -40,16 +40,25 @@ export const spaced = (
 ) => {
   const gaps = requests.slice(1).map((r, i) => r.loggedAt.epochMillis - requests[i].loggedAt.epochMillis)
   const shortest = gaps.length === 0 ? undefined : Math.min(...gaps)
-  return E.check(
+  return Evidence.check(
     `retries of the ${what} back off (at least 100 ms apart)`,
     shortest === undefined || shortest >= 100,
-    shortest === undefined ? "no retry" : `${E.plural(requests.length, "request")}, shortest gap ${shortest} ms`
+    shortest === undefined ? "no retry" : `${Evidence.plural(requests.length, "request")}, shortest gap ${shortest} ms`
   )
 }
 
 /** Warms the client up when the fault is on the API, so that the fault meets a client with a token. */
 export const warmUp = (ctx: ConformanceCase.Context, target: Target) =>
   target === "api" ? Effect.asVoid(ctx.call("warm-up")) : Effect.void
+
+/**
+ * What must have happened for a fault to meet the client: on the API, the warm-up call succeeded (the client
+ * has a token when the fault starts); on the token endpoint, the client asked for a token.
+ */
+export const faultReached = (target: Target): ReadonlyArray<ConformanceCase.Precondition> =>
+  target === "api"
+    ? [Evidence.callSucceeded("warm-up", "the warm-up call succeeds (the client has a token when the fault starts)")]
+    : [Evidence.tokenRequested]
 
 /** A fault set on one endpoint, and what the case calls it. */
 export interface FaultCase {
@@ -84,7 +93,8 @@ export const sticky = (options: FaultCase & { readonly maxRequests: number }) =>
     id: options.id,
     title: `${options.what} from the ${endpointName(options.target)}: a clean error, bounded retries`,
     group: options.group,
-    grade: "FAIL",
+    level: "MUST",
+    preconditions: faultReached(options.target),
     requirements: options.requirements,
     setup: `Every request to the ${endpointName(options.target)} gets ${options.what}, until the fault is removed.`,
     expectation: `The call ends in an error (or the last ${options.target === "api" ? "status" : "answer"}) after ` +
@@ -96,31 +106,31 @@ export const sticky = (options: FaultCase & { readonly maxRequests: number }) =>
       Effect.gen(function*() {
         yield* injectFault(ctx, options, "every")
         const during = yield* ctx.call("during", { timeout: "30 seconds" })
-        if (!E.isAnswered(during)) return
+        if (!Evidence.isAnswered(during)) return
         yield* ctx.simulate("cleared", "remove the fault", ctx.clearFaults)
         yield* ctx.call("after")
       }),
     check: (evidence) => {
       const during = requestsTo(evidence, options.target, "fault", "cleared")
       return [
-        E.failedCleanly(evidence, "during", "the call during the fault ends in an error or an error status"),
-        E.check(
+        Evidence.failedCleanly(evidence, "during", "the call during the fault ends in an error or an error status"),
+        Evidence.check(
           `at most ${options.maxRequests} requests to the ${endpointName(options.target)} for the call`,
           during.length <= options.maxRequests,
-          `${E.plural(during.length, "request")}`
+          `${Evidence.plural(during.length, "request")}`
         ),
         spaced(during, endpointName(options.target)),
         ...(options.target === "token"
           ? [
-            E.check(
+            Evidence.check(
               "no API request while no token could be obtained",
               requestsTo(evidence, "api", "fault", "cleared").length === 0,
-              `${E.plural(requestsTo(evidence, "api", "fault", "cleared").length, "API request")}`
+              `${Evidence.plural(requestsTo(evidence, "api", "fault", "cleared").length, "API request")}`
             ),
-            E.noBogusBearer(evidence)
+            Evidence.noBogusBearer(evidence)
           ]
           : []),
-        E.recovered(evidence)
+        Evidence.recovered(evidence)
       ]
     }
   })
@@ -130,7 +140,8 @@ export const transient = (options: FaultCase) =>
     id: options.id,
     title: `${options.what} once from the ${endpointName(options.target)} is retried`,
     group: options.group,
-    grade: "WARN",
+    level: "SHOULD",
+    preconditions: faultReached(options.target),
     requirements: options.requirements,
     setup: `The next request to the ${
       endpointName(options.target)
@@ -143,11 +154,11 @@ export const transient = (options: FaultCase) =>
         yield* ctx.call("call")
       }),
     check: (evidence) => [
-      E.succeeded(evidence, "call", "the call succeeds despite the transient failure"),
-      E.check(
+      Evidence.succeeded(evidence, "call", "the call succeeds despite the transient failure"),
+      Evidence.check(
         `the ${endpointName(options.target)} was asked again`,
         requestsTo(evidence, options.target, "fault").length >= 2,
-        `${E.plural(requestsTo(evidence, options.target, "fault").length, "request")} after the fault was set`
+        `${Evidence.plural(requestsTo(evidence, options.target, "fault").length, "request")} after the fault was set`
       )
     ]
   })

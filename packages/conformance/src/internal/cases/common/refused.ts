@@ -1,7 +1,7 @@
 /** The shape shared by the cases where the token endpoint refuses the client for good. */
 import * as Effect from "effect/Effect"
 import type * as ConformanceCase from "../../../ConformanceCase.js"
-import * as E from "../../evidence.js"
+import * as Evidence from "../../evidence.js"
 
 /** Two calls in a row, each allowed 20 s (retries included). */
 export const twoCalls = (ctx: ConformanceCase.Context) =>
@@ -15,8 +15,8 @@ export const refusedTwice = (
   evidence: ConformanceCase.Evidence,
   tokens: ConformanceCase.Check
 ): ReadonlyArray<ConformanceCase.Check> => [
-  E.failedCleanly(evidence, "first"),
-  E.failedCleanly(evidence, "second"),
+  Evidence.failedCleanly(evidence, "first"),
+  Evidence.failedCleanly(evidence, "second"),
   tokens,
-  E.noApiRequest(evidence)
+  Evidence.noApiRequest(evidence)
 ]

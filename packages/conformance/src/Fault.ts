@@ -1,6 +1,8 @@
 /**
  * What the simulator can do wrong on purpose, on the token endpoint or on the API: the four network
- * faults of WireMock, latency, a canned response (a 5xx, or anything else) and a rate limit.
+ * faults of WireMock, latency, a canned response (a 5xx, or anything else) and a rate limit. The stubs
+ * that serve each one are built in one place, the simulator's internal mapping builder (`faultResponse`), for
+ * `CriteoSimulator.setFault` and the conformance cases alike.
  *
  * @since 0.1.0
  */

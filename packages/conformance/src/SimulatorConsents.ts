@@ -60,8 +60,6 @@ export const code = (consent: Consent | string): Redacted.Redacted<string> =>
 const chainScenario = (consent: Consent) => `consent-${consent.name}-chain`
 const revokeScenario = (consent: Consent) => `consent-${consent.name}`
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
 const tokenBody = (consent: Consent, generation: "a" | "b") =>
   Mappings.tokenResponseBody({
     lifetime: "environment",
@@ -81,13 +79,13 @@ const stubId = (consent: Consent, index: number) =>
  */
 export const stubs = (consent: Consent): ReadonlyArray<Record<string, unknown>> => {
   const authorization = Mappings.bearerPattern(String(consent.number))
-  const refresh = (generation: "a" | "b") => `rt\\.${escape(consent.name)}\\.${generation}\\.[A-Za-z0-9]{40}`
+  const refresh = (generation: "a" | "b") => `rt\\.${Mappings.exactly(consent.name)}\\.${generation}\\.[A-Za-z0-9]{40}`
   const metadata = { target: "token", consent: consent.name }
   const [apiRevoked, refreshRevoked] = Mappings.consentRevoked({
     label: `consent ${consent.name}`,
     scenario: revokeScenario(consent),
     authorization,
-    refreshToken: `rt\\.${escape(consent.name)}\\..*`,
+    refreshToken: `rt\\.${Mappings.exactly(consent.name)}\\..*`,
     metadata: { consent: consent.name }
   })
   return [

@@ -144,6 +144,34 @@ describe("Mappings", () => {
       )
     })
 
+    it("a case's token answer: its client and exact secret, above the fixtures, a normal token by default", () => {
+      const stub = Mappings.tokenAnswer({ clientId: "demo-client-x", clientSecret: "s%e.c+ret" }, { lifetime: 3 })
+      assert.strictEqual(stub.priority, Mappings.priority.caseAnswer)
+      assert.isBelow(stub.priority, Mappings.priority.contentType)
+      assert.deepStrictEqual(stub.request.formParameters, {
+        grant_type: { equalTo: "client_credentials" },
+        client_id: { equalTo: "demo-client-x" },
+        client_secret: { matches: "s\\x25e\\.c\\+ret" }
+      })
+      assert.strictEqual(
+        stub.response.body,
+        Mappings.tokenBody({ access_token: Mappings.token, token_type: "Bearer", expires_in: 3 }, 3)
+      )
+      assert.strictEqual(stub.response.headers!["Cache-Control"], "no-store")
+      const odd = Mappings.tokenAnswer({ clientId: "c", clientSecret: "s" }, {
+        status: 201,
+        body: "x",
+        headers: { "Content-Type": "text/plain" },
+        delayMillis: 5,
+        grantType: "refresh_token"
+      })
+      assert.strictEqual(odd.response.status, 201)
+      assert.strictEqual(odd.response.body, "x")
+      assert.strictEqual(odd.response.headers!["Content-Type"], "text/plain")
+      assert.strictEqual(odd.response.fixedDelayMilliseconds, 5)
+      assert.deepStrictEqual(odd.request.formParameters!["grant_type"], { equalTo: "refresh_token" })
+    })
+
     it("a case's stub applies to its port only, its own Host matcher kept", () => {
       const scoped = Mappings.onPort({ name: "n", request: { method: "GET" }, metadata: { a: 1 } }, 4321, {
         metadata: { case: "k" },

@@ -197,6 +197,15 @@ export const requestOf = (target: Fault.Target): RequestPattern =>
   target === "token" ? { method: "POST", urlPath: tokenPath } : { method: "ANY", urlPathPattern: apiPathPattern }
 
 /**
+ * A regular expression matching exactly `value` (WireMock refuses a `%` that is not an escape).
+ *
+ * @since 0.2.0
+ * @category requests
+ */
+export const exactly = (value: string): string =>
+  value.replace(/[\\^$.*+?()[\]{}|/-]/g, (c) => `\\${c}`).replace(/%/g, "\\x25")
+
+/**
  * A form-encoded token request whose fields match `form`.
  *
  * @since 0.2.0
@@ -577,6 +586,56 @@ export const fault = (
     ...(options.metadata === undefined ? {} : { metadata: options.metadata })
   }
   return count === undefined ? [mapping] : times(mapping, count, options.scenarioName)
+}
+
+/**
+ * What a case's token answer says (`tokenAnswer`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TokenAnswer {
+  /** The status. Default 200. */
+  readonly status?: number
+  /** The raw body. Default a normal token response with `lifetime`. */
+  readonly body?: string
+  /** `expires_in`, and the validity of the token. Default 900. */
+  readonly lifetime?: number
+  readonly headers?: Readonly<Record<string, string>>
+  /** The grant type this answer is for. Default `client_credentials`. */
+  readonly grantType?: string
+  readonly delayMillis?: number
+  readonly name?: string
+}
+
+/**
+ * The token endpoint answering one client (with its secret, form-encoded) as told, above the fixtures'
+ * answers and refusals: how a case gives its client an unusual token response.
+ *
+ * @since 0.2.0
+ * @category mappings
+ */
+export const tokenAnswer = (
+  client: { readonly clientId: string; readonly clientSecret: string },
+  answer: TokenAnswer = {}
+): Mapping => {
+  const lifetime = answer.lifetime ?? 900
+  return {
+    name: answer.name ?? `token: case answer for ${client.clientId}`,
+    priority: priority.caseAnswer,
+    request: tokenForm({
+      grant_type: { equalTo: answer.grantType ?? "client_credentials" },
+      client_id: { equalTo: client.clientId },
+      client_secret: { matches: exactly(client.clientSecret) }
+    }),
+    response: {
+      status: answer.status ?? 200,
+      headers: { ...tokenHeaders, ...answer.headers },
+      body: answer.body ?? tokenBody({ access_token: token, token_type: "Bearer", expires_in: lifetime }, lifetime),
+      ...(answer.delayMillis === undefined ? {} : { fixedDelayMilliseconds: answer.delayMillis }),
+      transformers: templated
+    }
+  }
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
- * The HTML report: one self-contained page (no script, no external asset) with a summary per adapter,
- * the case × adapter verdict matrix, and per case the requirement, the setup, the checks with what was
- * seen, the timeline of the workload, the simulator's journal (tokens as fingerprints, secrets
- * redacted) and the client's output.
+ * The HTML report: one self-contained page (no external asset; one inline script, pinned by the page's
+ * Content-Security-Policy, for the filters) with a summary per adapter, filters by verdict and level and a
+ * search box, the case × adapter verdict matrix, and per case the requirement (linked to its RFC section or
+ * Criteo page), the setup, the checks with what was seen, the timeline of the workload, the simulator's
+ * journal (tokens as fingerprints, secrets redacted) and the client's output.
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import * as BuiltinAdapters from "./BuiltinAdapters.js"
 import * as ConformanceCase from "./ConformanceCase.js"
 import * as Report from "./Report.js"
@@ -27,6 +29,78 @@ const titles: Record<Report.Status, string> = {
 }
 
 const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
+
+/** A requirement's source, linked to its RFC section or Criteo page when it has one. */
+const requirementLink = (requirement: ConformanceCase.Requirement): string => {
+  const url = ConformanceCase.requirementUrl(requirement)
+  return url === undefined
+    ? escape(requirement.source)
+    : `<a class="requirement" href="${escape(url)}" rel="noreferrer noopener" target="_blank">${
+      escape(requirement.source)
+    }</a>`
+}
+
+/**
+ * The filters: the verdicts and levels checked, and the search text, decide which cases show, in the matrix
+ * (a row shows when one of its adapters' verdicts is checked) and in the details. It reads only the page's own
+ * attributes and text, and changes only `hidden`.
+ */
+const script = `(() => {
+  const form = document.getElementById("filters");
+  const apply = () => {
+    const checked = (name) => new Set(Array.from(form.querySelectorAll("input[name=" + name + "]:checked"), (i) => i.value));
+    const statuses = checked("status");
+    const levels = checked("level");
+    const words = form.querySelector("#search").value.toLowerCase().split(/\\s+/).filter((w) => w.length > 0);
+    const matches = (element) => {
+      const text = element.textContent.toLowerCase();
+      return words.every((w) => text.includes(w));
+    };
+    let shown = 0;
+    document.querySelectorAll("#matrix-table tbody tr[data-case]").forEach((row) => {
+      const visible = levels.has(row.dataset.level) &&
+        row.dataset.statuses.split(" ").some((s) => statuses.has(s)) && matches(row);
+      row.hidden = !visible;
+      if (visible) shown++;
+    });
+    document.querySelectorAll("#matrix-table tbody tr.group").forEach((group) => {
+      let next = group.nextElementSibling;
+      let any = false;
+      while (next !== null && !next.classList.contains("group")) {
+        if (!next.hidden) any = true;
+        next = next.nextElementSibling;
+      }
+      group.hidden = !any;
+    });
+    document.querySelectorAll("details.case").forEach((details) => {
+      details.hidden = !(statuses.has(details.dataset.status) && levels.has(details.dataset.level) && matches(details));
+    });
+    document.getElementById("shown").textContent = shown + " of " + document.querySelectorAll("#matrix-table tbody tr[data-case]").length + " cases shown";
+  };
+  form.addEventListener("input", apply);
+  form.addEventListener("submit", (event) => event.preventDefault());
+  apply();
+})();`
+
+const scriptHash = createHash("sha256").update(script).digest("base64")
+
+/** Only the page's own styles and its one script: nothing is fetched, nothing else runs. */
+const contentSecurityPolicy = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; ` +
+  "base-uri 'none'; form-action 'none'"
+
+const filters = (report: Report.RunReport): string => {
+  const present = new Set(report.runs.flatMap((run) => run.results.map((r) => r.status)))
+  const box = (name: string, value: string, label: string, extra = "") =>
+    `<label><input type="checkbox" name="${name}" value="${value}" checked> ${label}${extra}</label>`
+  return `<form id="filters" class="filters" role="search">
+  <fieldset><legend>Verdict</legend>${
+    Report.statuses.filter((s) => present.has(s)).map((s) => box("status", s, badge(s))).join(" ")
+  }</fieldset>
+  <fieldset><legend>Level</legend>${box("level", "MUST", "MUST")} ${box("level", "SHOULD", "SHOULD")}</fieldset>
+  <fieldset class="grow"><legend>Search</legend><input type="search" id="search" placeholder="id, title, requirement, check, output…" aria-label="search the cases"></fieldset>
+  <p class="legend" id="shown"></p>
+</form>`
+}
 
 const anchor = (runIndex: number, id: string) => `r${runIndex}-${id.replace(/[^A-Za-z0-9_-]/g, "-")}`
 
@@ -86,6 +160,13 @@ ol.timeline { margin: 0; padding-left: 20px; } ol.timeline .t { color: var(--mut
 pre.output, pre.error { background: #0d1117; color: #e6edf3; padding: 10px; border-radius: 6px; overflow-x: auto; max-height: 360px; white-space: pre-wrap; word-break: break-all; }
 .stderr { color: #ffa198; }
 .none { color: var(--muted); font-style: italic; }
+.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-end; position: sticky; top: 0; z-index: 2;
+  background: var(--bg); padding: 8px 0; border-bottom: 1px solid var(--line); margin-bottom: 10px; }
+.filters fieldset { border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px; margin: 0; }
+.filters fieldset.grow { flex: 1; } .filters input[type=search] { width: 100%; min-width: 220px; padding: 3px 6px; }
+.filters label { margin-right: 6px; white-space: nowrap; } .filters .badge { min-width: 0; }
+[hidden] { display: none !important; }
+a.requirement { color: var(--xpass); }
 `
 
 const summaryCard = (run: Report.AdapterRun, index: number): string => {
@@ -136,11 +217,12 @@ const matrix = (report: Report.RunReport): string => {
               anchor(i, id)
             }">${badge(result.status)}</a></td>`
         })
-        return `<tr data-case="${escape(id)}"><td><code>${escape(id)}</code><div class="title">${
-          escape(c.title)
-        }</div></td>` +
+        const statuses = report.runs.flatMap((run) => run.results.filter((r) => r.id === id).map((r) => r.status))
+        return `<tr data-case="${escape(id)}" data-level="${c.level}" data-statuses="${statuses.join(" ")}"><td><code>${
+          escape(id)
+        }</code><div class="title">${escape(c.title)}</div></td>` +
           `<td><span class="grade ${c.level}">${c.level}</span></td>` +
-          `<td class="title">${escape(c.requirements.map((r) => r.source).join("; "))}</td>${cells.join("")}</tr>`
+          `<td class="title">${c.requirements.map((r) => requirementLink(r)).join("; ")}</td>${cells.join("")}</tr>`
       })
     ]
   })
@@ -202,7 +284,9 @@ const caseDetails = (result: Report.CaseResult, runIndex: number): string => {
       ) => (l.stream === "stderr" ? `<span class="stderr">${escape(l.text)}</span>` : escape(l.text)))
         .join("\n")
     }${result.outputTruncated ? "\n…" : ""}</pre>`
-  return `<details class="case ${result.status}" id="${anchor(runIndex, result.id)}" data-case="${escape(result.id)}"${
+  return `<details class="case ${result.status}" id="${anchor(runIndex, result.id)}" data-case="${
+    escape(result.id)
+  }" data-status="${result.status}" data-level="${result.level}"${
     result.status === "pass" || result.status === "xfail" || result.status === "na" ? "" : " open"
   }>
   <summary>${badge(result.status)} <code>${escape(result.id)}</code> <span>${
@@ -213,7 +297,7 @@ const caseDetails = (result: Report.CaseResult, runIndex: number): string => {
   <div class="body">
     <dl>
       <dt>Requirement</dt><dd><ul>${
-    result.requirements.map((r) => `<li><b>${escape(r.source)}</b>: ${escape(r.text)}</li>`).join("")
+    result.requirements.map((r) => `<li><b>${requirementLink(r)}</b>: ${escape(r.text)}</li>`).join("")
   }</ul></dd>
       <dt>Simulator</dt><dd>${escape(result.setup)}</dd>
       <dt>Client must</dt><dd>${escape(result.expectation)}</dd>
@@ -269,6 +353,7 @@ export const render = (report: Report.RunReport): string => {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Criteo conformance — ${escape(labelsText)}</title>
+<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy}">
 <style>${style}</style>
 </head>
 <body>
@@ -286,6 +371,7 @@ export const render = (report: Report.RunReport): string => {
 <section id="summary"><h2>Summary</h2><div class="cards">
 ${report.runs.map(summaryCard).join("\n")}
 </div></section>
+${filters(report)}
 <section id="matrix"><h2>Verdicts</h2>
 <p class="legend">${
     (Object.keys(labels) as Array<Report.Status>).map((s) => `${badge(s)} ${escape(titles[s])}`).join(" &nbsp; ")
@@ -303,6 +389,7 @@ ${
   }
 </section>
 </main>
+<script>${script}</script>
 </body>
 </html>
 `

@@ -27,6 +27,8 @@ const available = Fs.existsSync(executablePath)
 const runIf = available || process.env["CI"] !== undefined
 
 const cases = ["reuse.cached-token", "leak.client-credentials", "expiry.reactive-401"]
+const selectedOrder = Catalogue.cases.map((c) => c.id)
+const byCatalogue = (a: string, b: string) => selectedOrder.indexOf(a) - selectedOrder.indexOf(b)
 
 const runReport = Effect.gen(function*() {
   const sim = yield* CriteoSimulator.CriteoSimulator
@@ -82,6 +84,12 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
         (browser) => Effect.promise(() => browser.close())
       )
       const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
+      // One self-contained file: the page loads nothing else, and its one script runs (the CSP allows it alone).
+      const requests: Array<string> = []
+      const errors: Array<string> = []
+      page.on("request", (request) => requests.push(request.url()))
+      page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
+      page.on("pageerror", (error) => errors.push(error.message))
       yield* Effect.promise(() => page.goto(`file://${file}`))
       const view = yield* Effect.promise(async () => {
         const matrixRows = await page.locator("#matrix-table tbody tr[data-case]").count()
@@ -148,5 +156,70 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
       )
       assert.deepStrictEqual(leaked, [])
       assert.notMatch(view.everything, /sim\.\d{8}T\d{6}\.\d{9}Z/)
+
+      // Filters, search and links.
+      const filtered = yield* Effect.promise(async () => {
+        const rows = () =>
+          page.locator("#matrix-table tbody tr[data-case]:visible").evaluateAll((all) =>
+            all.map((row) => (row as any).dataset.case as string)
+          )
+        const details = (adapter: string, id: string) =>
+          page.locator(`section.adapter[data-adapter="${adapter}"] details[data-case="${id}"]`)
+        const all = await rows()
+        const shown = await page.locator("#shown").innerText()
+        // unchecking PASS hides the passed cases' details; a row stays while one of its verdicts is checked
+        await page.locator(`#filters input[name=status][value=pass]`).uncheck()
+        const passHidden = {
+          passedDetails: await details("criteo-auth", "reuse.cached-token").isVisible(),
+          failedDetails: await details("broken:prints-token", "leak.client-credentials").isVisible(),
+          rows: await rows()
+        }
+        await page.locator(`#filters input[name=status][value=pass]`).check()
+        // a level unchecked hides its cases (all three are MUST)
+        await page.locator(`#filters input[name=level][value=MUST]`).uncheck()
+        const noMust = { rows: await rows(), details: await page.locator("details.case:visible").count() }
+        await page.locator(`#filters input[name=level][value=MUST]`).check()
+        // the search box: every word must appear in the case
+        await page.locator("#search").fill("reactive 401")
+        const searched = {
+          rows: await rows(),
+          details: await page.locator("details.case:visible").evaluateAll((all) =>
+            all.map((d) => (d as any).dataset.case as string)
+          ),
+          shown: await page.locator("#shown").innerText()
+        }
+        await page.locator("#search").fill("")
+        const link = details("broken:prints-token", "leak.client-credentials").locator("a.requirement").first()
+        return {
+          all,
+          shown,
+          passHidden,
+          noMust,
+          searched,
+          link: { text: await link.innerText(), href: await link.getAttribute("href") },
+          matrixLinks: await page.locator("#matrix-table a.requirement").count()
+        }
+      })
+      assert.deepStrictEqual(filtered.all, cases.filter((id) => selectedOrder.includes(id)).sort(byCatalogue))
+      assert.strictEqual(filtered.shown, "3 of 3 cases shown")
+      assert.isFalse(filtered.passHidden.passedDetails)
+      assert.isTrue(filtered.passHidden.failedDetails)
+      // every row has a non-PASS verdict somewhere (prints-token fails all three)
+      assert.strictEqual(filtered.passHidden.rows.length, 3)
+      assert.deepStrictEqual(filtered.noMust, { rows: [], details: 0 })
+      assert.deepStrictEqual(filtered.searched.rows, ["expiry.reactive-401"])
+      assert.deepStrictEqual(filtered.searched.details, [
+        "expiry.reactive-401",
+        "expiry.reactive-401",
+        "expiry.reactive-401"
+      ])
+      assert.strictEqual(filtered.searched.shown, "1 of 3 cases shown")
+      assert.deepStrictEqual(filtered.link, {
+        text: "RFC 6750 §5.3",
+        href: "https://www.rfc-editor.org/rfc/rfc6750.html#section-5.3"
+      })
+      assert.isAtLeast(filtered.matrixLinks, 3)
+      assert.deepStrictEqual(requests.filter((url) => !url.startsWith("file://")), [])
+      assert.deepStrictEqual(errors, [])
     }), { timeout: 120_000 })
 })

@@ -26,6 +26,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
@@ -58,6 +59,29 @@ export interface Service {
    * late 401 for an old token never discards a fresh one. Returns whether it dropped it.
    */
   readonly invalidate: (token: AccessToken.AccessToken) => Effect.Effect<boolean>
+  /**
+   * What this provider knows of the API's rate limit for its key (since 0.2.0): `CriteoHttpClient` records
+   * every 429's reset instant here and waits for it before the next requests. With a shared `tokenStore`
+   * the knowledge is the fleet's: recorded in the store (`TokenStore.apiRateLimitKey`), and learnt from it
+   * as other processes record theirs, so they wait instead of each meeting the limit.
+   */
+  readonly apiRateLimit?: ApiRateLimit | undefined
+}
+
+/**
+ * A provider's knowledge of the API's rate limit (`Service.apiRateLimit`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ApiRateLimit {
+  /**
+   * The instant (epoch ms) until which the API asked this key's client to wait, as known here; 0 when
+   * none is known or it has passed. A plain read, no effect: the hot path calls it on every request.
+   */
+  readonly untilMillis: () => number
+  /** Records a 429's reset instant: known here at once, and recorded in a shared store for the others. */
+  readonly record: (untilMillis: number) => Effect.Effect<void>
 }
 
 /**
@@ -294,7 +318,7 @@ const makeProvider = (
     // the Clock would fail healthy operations whenever a TestClock jumps while it answers in real time. Any
     // other store (the application's own) is bounded here, so that a store that hangs never hangs a caller.
     const given: TokenStore.Service = options.tokenStore ?? (yield* TokenStore.makeMemory)
-    const store = given.boundsItsOperations === true ? given : bounded(given, defaults.storeTimeout)
+    const store: TokenStore.Service = given.boundsItsOperations === true ? given : bounded(given, defaults.storeTimeout)
     const key = options.storeKey ?? clientId
     const leaseTtl = acquisitionBound(requestTimeout, maxAttempts, maxDelay, maxRateLimitWait)
 
@@ -779,7 +803,59 @@ const makeProvider = (
       Effect.forkScoped
     )
 
-    return CriteoAuth.of({ clientId, token, refresh, invalidate })
+    // -------------------------------------------------------------------------
+    // the API's rate limit, shared through the store
+    // -------------------------------------------------------------------------
+
+    const apiKey = TokenStore.apiRateLimitKey(key)
+    /** The latest reset instant a 429 of the API announced for this key, here or in the fleet; 0: none. */
+    let apiLimitedUntil = 0
+    const learnApiLimit = (untilMillis: number) =>
+      Effect.suspend(() => {
+        if (untilMillis <= apiLimitedUntil) return Effect.void
+        apiLimitedUntil = untilMillis
+        // forgotten once passed, so that the hot path is back to comparing with 0
+        return Effect.flatMap(nowMillis, (now) => Effect.sleep(Duration.millis(Math.max(0, untilMillis - now)))).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            if (apiLimitedUntil === untilMillis) apiLimitedUntil = 0
+          })),
+          Effect.interruptible,
+          Effect.forkIn(scope),
+          Effect.asVoid
+        )
+      })
+    // the store, when it is shared (the private one has no other reader)
+    const shared = options.tokenStore === undefined ? undefined : store
+    const apiRateLimit: ApiRateLimit = {
+      untilMillis: () => apiLimitedUntil,
+      record: (untilMillis) =>
+        Effect.zipRight(
+          learnApiLimit(untilMillis),
+          shared?.recordRateLimit === undefined
+            ? Effect.void
+            // in the background: the caller's retry waits for the reset anyway, and never for the store
+            : shared.recordRateLimit(apiKey, untilMillis).pipe(
+              Effect.catchAll(degraded),
+              Effect.interruptible,
+              Effect.forkIn(scope),
+              Effect.asVoid
+            )
+        )
+    }
+    if (shared?.rateLimitChanges !== undefined) {
+      yield* shared.rateLimitChanges(apiKey).pipe(
+        Stream.runForEach(learnApiLimit),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.void
+            : Effect.logError("CriteoAuth: the shared API rate limit stopped being followed", cause)
+        ),
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
+
+    return CriteoAuth.of({ clientId, token, refresh, invalidate, apiRateLimit })
   })
 
 /**

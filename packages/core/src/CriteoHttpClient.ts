@@ -619,7 +619,7 @@ export const withRetries: {
  * a schedule driver built and stepped for each response would cost more than the rest of the client.
  * `mapError` turns the final failure into what the caller sees (identity for `withRetries`).
  */
-const retrying = (options: RetryOptions) => {
+const retrying = (options: RetryOptions, limit?: CriteoAuth.ApiRateLimit) => {
   const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
   const maxRateLimitWait = Duration.decode(options.maxRateLimitWait ?? defaults.maxRateLimitWait)
   const serverWait = (outcome: Outcome<unknown>) =>
@@ -664,15 +664,27 @@ const retrying = (options: RetryOptions) => {
       onFailure: (error): Outcome<E> => ({ _tag: "Failed", error, request }),
       onSuccess: (response): Outcome<E> => ({ _tag: "Answered", response, request })
     })
+    /** A 429's reset instant goes to the provider's rate-limit knowledge (shared with the fleet by its store). */
+    const share = (outcome: Outcome<E>) =>
+      limit === undefined || outcome._tag !== "Answered" || outcome.response.status !== 429
+        ? Effect.void
+        : Effect.flatMap(DateTime.now, (now) =>
+          Option.match(RateLimit.retryAfter(outcome.response.headers, now), {
+            onNone: () => Effect.void,
+            onSome: (wait) => limit.record(now.epochMillis + Duration.toMillis(wait))
+          }))
     /** The loop, from the first outcome worth a retry: ask the schedule, run again, look again. */
     const retryFrom = (first: Outcome<E>) =>
       Effect.flatMap(Schedule.driver(policy), (driver) => {
         const loop = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
           worthRetrying(outcome)
-            ? Effect.matchEffect(driver.next(outcome), {
-              onFailure: () => conclude(outcome),
-              onSuccess: () => Effect.flatMap(run, loop)
-            })
+            ? Effect.zipRight(
+              share(outcome),
+              Effect.matchEffect(driver.next(outcome), {
+                onFailure: () => conclude(outcome),
+                onSuccess: () => Effect.flatMap(run, loop)
+              })
+            )
             : conclude(outcome)
         return loop(first)
       })
@@ -766,6 +778,20 @@ export const withApiUrl = (
 }
 
 /**
+ * `attempt` once the known reset instant has passed. A wait longer than `maxWaitMillis` is not made: the
+ * request goes, and the server's 429 is answered as it comes (as `withRetries` does).
+ */
+const afterRateLimit = <A, E, R>(
+  limit: CriteoAuth.ApiRateLimit,
+  maxWaitMillis: number,
+  attempt: Effect.Effect<A, E, R>
+) =>
+  Effect.clockWith((clock) => {
+    const left = limit.untilMillis() - clock.unsafeCurrentTimeMillis()
+    return left > 0 && left <= maxWaitMillis ? Effect.zipRight(Effect.sleep(Duration.millis(left)), attempt) : attempt
+  })
+
+/**
  * Builds the authenticated client on the `HttpClient` and the `CriteoAuth` in context. It behaves as
  *
  * ```ts
@@ -802,14 +828,21 @@ export const make = (
       auth,
       Duration.decode(options.unauthorizedCooldown ?? defaults.unauthorizedCooldown)
     )
-    const retry = retrying(options.retry ?? {})
+    const limit = auth.apiRateLimit
+    const retry = retrying(options.retry ?? {}, limit)
+    const maxRateLimitWaitMillis = Duration.toMillis(options.retry?.maxRateLimitWait ?? defaults.maxRateLimitWait)
     return HttpClient.makeWith(
       (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-        Effect.flatMap(requestEffect, (request) =>
-          retry(send(request), request, isPlatformTransportFailure, toCriteoError)),
+        Effect.flatMap(requestEffect, (request) => {
+          const attempt = retry(send(request), request, isPlatformTransportFailure, toCriteoError)
+          // a rate limit known here (met by this process, or another sharing the store): wait for its reset
+          // rather than meet it; the common case, none known, is one comparison
+          return limit === undefined || limit.untilMillis() === 0
+            ? attempt
+            : afterRateLimit(limit, maxRateLimitWaitMillis, attempt)
+        }),
       // in the preprocessing, as `HttpClient.mapRequest` did: a `mapRequest` added by the caller sees the full URL
-      (request) =>
-        Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
+      (request) => Effect.succeed(HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(request, prefix)))
     )
   })
 

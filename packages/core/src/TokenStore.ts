@@ -30,8 +30,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as AccessToken from "./AccessToken.js"
 
@@ -187,7 +189,24 @@ export interface Service {
   readonly recordRateLimit?: ((key: string, untilMillis: number) => Effect.Effect<void, TokenStoreError>) | undefined
   /** The instant (epoch ms) until which the client of `key` must wait, if one is recorded and still ahead. */
   readonly rateLimitedUntil?: ((key: string) => Effect.Effect<Option.Option<number>, TokenStoreError>) | undefined
+  /**
+   * The instants `recordRateLimit` records for `key`, by any process sharing the store, as they are
+   * recorded (the one recorded already first, if any): a provider keeps a local copy of the API's rate
+   * limit that its hot path reads without a round trip (see `apiRateLimitKey`). The stream never fails: a
+   * store that cannot answer emits nothing until it can. Optional: without it the limit stays local.
+   */
+  readonly rateLimitChanges?: ((key: string) => Stream.Stream<number>) | undefined
 }
+
+/**
+ * The key the API's rate limit of the account `key` is recorded under (`recordRateLimit`,
+ * `rateLimitChanges`): apart from the token endpoint's (recorded under `key` itself), since a 429 of the
+ * API says nothing of the token endpoint's budget, and the reverse.
+ *
+ * @since 0.2.0
+ * @category rate limits
+ */
+export const apiRateLimitKey = (key: string): string => `api-rate-limit:${key}`
 
 /**
  * @since 0.2.0
@@ -282,6 +301,7 @@ interface Slot {
 export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
   const slots = yield* SynchronizedRef.make(new Map<string, Slot>())
   const rateLimits = new Map<string, number>()
+  const rateLimitRecorded = yield* PubSub.unbounded<{ readonly key: string; readonly untilMillis: number }>()
   let leaseCounter = 0
 
   const emptySlot = Effect.map(
@@ -368,9 +388,24 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     )
 
   const recordRateLimit = (key: string, untilMillis: number) =>
-    Effect.sync(() => {
-      if ((rateLimits.get(key) ?? 0) < untilMillis) rateLimits.set(key, untilMillis)
+    Effect.suspend(() => {
+      if ((rateLimits.get(key) ?? 0) >= untilMillis) return Effect.void
+      rateLimits.set(key, untilMillis)
+      return PubSub.publish(rateLimitRecorded, { key, untilMillis })
     })
+
+  const rateLimitChanges = (key: string): Stream.Stream<number> =>
+    Stream.unwrapScoped(Effect.map(PubSub.subscribe(rateLimitRecorded), (recorded) => {
+      // subscribed before reading: a record in between is not missed (at worst seen twice)
+      const current = rateLimits.get(key)
+      return Stream.concat(
+        Stream.fromIterable(current === undefined ? [] : [current]),
+        Stream.fromQueue(recorded).pipe(
+          Stream.filter((record) => record.key === key),
+          Stream.map((record) => record.untilMillis)
+        )
+      )
+    }))
 
   const rateLimitedUntil = (key: string) =>
     Effect.clockWith((clock) =>
@@ -392,7 +427,8 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     awaitChange,
     remove,
     recordRateLimit,
-    rateLimitedUntil
+    rateLimitedUntil,
+    rateLimitChanges
   })
 })
 

@@ -5,7 +5,8 @@
  *
  * - Keys: `<prefix>:{<store key>}:entry` (a hash), `…:lease` and `…:ratelimit`, where the store key is
  *   the one the provider passes (its client id, or client id and account key); changes are published
- *   on `<prefix>:changes`.
+ *   on `<prefix>:changes`, rate limits recorded on `<prefix>:ratelimits` (so every process learns the
+ *   API's limit as soon as one meets it, without a round trip on its hot path).
  * - Entries are sealed with AES-256-GCM under a 256-bit key (`CRITEO_TOKEN_STORE_KEY`): no bearer or
  *   refresh token is ever stored in clear text. An entry sealed under another key reads as an empty
  *   entry (a miss), with one warning, never a crash or a leak.
@@ -35,6 +36,7 @@ import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { Redis, type RedisOptions } from "ioredis"
 import * as Crypto from "node:crypto"
 import * as CriteoConfig from "./CriteoConfig.js"
@@ -171,6 +173,7 @@ export const make = (
     const pollMillis = Math.max(10, Duration.toMillis(Duration.decode(options.pollInterval ?? defaults.pollInterval)))
     const cipher = Cipher.make(keyBytes.value)
     const channel = `${prefix}:changes`
+    const rateLimitChannel = `${prefix}:ratelimits`
     const entryKey = (key: string) => `${prefix}:{${key}}:entry`
     const leaseKey = (key: string) => `${prefix}:{${key}}:lease`
     const rateLimitKey = (key: string) => `${prefix}:{${key}}:ratelimit`
@@ -224,12 +227,29 @@ export const make = (
       waiters.delete(key)
       for (const deferred of set) Deferred.unsafeDone(deferred, Exit.void)
     }
-    subscriber.on("message", (from: string, key: string) => {
-      if (from === channel) wake(key)
+    // followers of rate limits (`rateLimitChanges`), by store key
+    const followers = new Map<string, Set<(untilMillis: number) => void>>()
+    const tell = (key: string, untilMillis: number) => {
+      for (const follower of followers.get(key) ?? []) follower(untilMillis)
+    }
+    subscriber.on("message", (from: string, message: string) => {
+      if (from === channel) return wake(message)
+      if (from === rateLimitChannel) {
+        // `<until> <store key>`
+        const space = message.indexOf(" ")
+        const untilMillis = Number(message.slice(0, space))
+        if (space > 0 && Number.isFinite(untilMillis)) tell(message.slice(space + 1), untilMillis)
+      }
     })
-    // a reconnection may have lost messages: wake everyone, they re-read
+    // a reconnection may have lost messages: wake everyone, they re-read; followers read the limits again
     subscriber.on("ready", () => {
       for (const key of Array.from(waiters.keys())) wake(key)
+      for (const key of Array.from(followers.keys())) {
+        client.get(rateLimitKey(key)).then((reply) => {
+          const untilMillis = reply === null ? Number.NaN : Number(reply)
+          if (Number.isFinite(untilMillis)) tell(key, untilMillis)
+        }, () => undefined)
+      }
     })
     const register = (key: string) =>
       Effect.map(Deferred.make<void>(), (deferred) => {
@@ -459,7 +479,12 @@ export const make = (
         yield* run(
           "recordRateLimit",
           key,
-          () => evalScript(Scripts.recordRateLimit, [rateLimitKey(key)], [String(Math.ceil(untilMillis))])
+          () =>
+            evalScript(Scripts.recordRateLimit, [rateLimitKey(key)], [
+              String(Math.ceil(untilMillis)),
+              rateLimitChannel,
+              key
+            ])
         )
       })
 
@@ -470,6 +495,35 @@ export const make = (
         const until = reply === null ? Number.NaN : Number(reply)
         return Number.isFinite(until) && until > now ? Option.some(until) : Option.none<number>()
       })
+
+    /**
+     * The instant recorded now (if Redis answers), then each one recorded by any process, as published;
+     * after a reconnection, the recorded one again. Never fails: while Redis is down it emits nothing.
+     */
+    const rateLimitChanges = (key: string): Stream.Stream<number> =>
+      Stream.asyncScoped<number>((emit) =>
+        Effect.gen(function*() {
+          const follower = (untilMillis: number) => {
+            void emit.single(untilMillis)
+          }
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              const set = followers.get(key) ?? new Set()
+              set.add(follower)
+              followers.set(key, set)
+            }),
+            () =>
+              Effect.sync(() => {
+                const set = followers.get(key)
+                set?.delete(follower)
+                if (set?.size === 0) followers.delete(key)
+              })
+          )
+          // followed before reading: a record in between is not missed (at worst seen twice)
+          const current = yield* Effect.option(rateLimitedUntil(key))
+          if (Option.isSome(current) && Option.isSome(current.value)) follower(current.value.value)
+        })
+      )
 
     // -------------------------------------------------------------------------
     // connecting
@@ -482,7 +536,7 @@ export const make = (
         Effect.withClock(liveClock)
       )
     const [store, events] = yield* Effect.all(
-      [connect(client), connect(subscriber, () => subscriber.subscribe(channel))],
+      [connect(client), connect(subscriber, () => subscriber.subscribe(channel, rateLimitChannel))],
       { concurrency: 2 }
     )
     if (Either.isLeft(store) || Either.isLeft(events)) {
@@ -495,7 +549,7 @@ export const make = (
       ).pipe(Effect.annotateLogs({ "store.prefix": prefix }))
       if (Either.isLeft(events)) {
         // the subscription is queued: it is sent when the connection comes up
-        subscriber.subscribe(channel).catch(() => undefined)
+        subscriber.subscribe(channel, rateLimitChannel).catch(() => undefined)
       }
     }
 
@@ -512,7 +566,8 @@ export const make = (
       awaitChange,
       remove,
       recordRateLimit,
-      rateLimitedUntil
+      rateLimitedUntil,
+      rateLimitChanges
     })
   })
 

@@ -17,8 +17,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { Redis } from "ioredis"
@@ -336,6 +338,29 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
         yield* a.recordRateLimit!(other, Date.now() + 200)
         yield* Effect.sleep("400 millis")
         assert.isTrue(Option.isNone(yield* b.rateLimitedUntil!(other)))
+      }).pipe(Effect.scoped))
+
+    it.effect("rate limits are followed across connections through pub/sub: the one recorded first, then each new one", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer.RedisServer
+        const a = yield* storeOn(server)
+        const b = yield* storeOn(server, { pollInterval: "1 hour" })
+        const key = freshKey()
+        const first = Date.now() + 30_000
+        yield* a.recordRateLimit!(key, first)
+        const seen = yield* Queue.unbounded<number>()
+        yield* b.rateLimitChanges!(key).pipe(
+          Stream.runForEach((until) => Queue.offer(seen, until)),
+          Effect.forkScoped
+        )
+        // the one recorded before following
+        assert.strictEqual(yield* Queue.take(seen).pipe(Effect.timeout("5 seconds")), first)
+        // another key's record is not this key's; an earlier instant is not recorded, so not published
+        yield* a.recordRateLimit!(freshKey(), first + 5_000)
+        yield* a.recordRateLimit!(key, first - 5_000)
+        yield* a.recordRateLimit!(key, first + 10_000)
+        assert.strictEqual(yield* Queue.take(seen).pipe(Effect.timeout("5 seconds")), first + 10_000)
+        assert.strictEqual(yield* Queue.size(seen), 0)
       }).pipe(Effect.scoped))
 
     it.effect("remove forgets the entry and the lease, and wakes waiters", () =>

@@ -102,6 +102,46 @@ describe.runIf(RedisServer.runRedisTests)("a fleet sharing the Redis store", () 
     )
 
     it.effect(
+      "an API 429 one process meets is learnt by the others through the store: they wait for the reset instead of meeting it",
+      () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeCriteo.FakeCriteo
+          const redis = yield* RedisServer.make
+          const client = yield* fake.register()
+          const workers = yield* Fleet.spawnMany(3, settings(fake, client, redis))
+          assert.deepStrictEqual(Fleet.total(yield* Fleet.broadcast(workers, { cmd: "api", n: 1 })).ok, 3)
+          // a window long enough for the others to learn the limit on a loaded machine, short enough to wait
+          const until = yield* fake.limit(client.clientId, Date.now() + 8_000)
+          const [first, ...others] = workers
+          yield* first!.post({ cmd: "api", n: 1 })
+          // the others learn the reset instant through Redis's pub/sub (no round trip on their hot path)
+          for (const worker of others) {
+            const known = yield* Effect.gen(function*() {
+              while (true) {
+                const answer = yield* worker.send({ cmd: "limit" }, "10 seconds")
+                if (answer.value === until) return answer
+                yield* Effect.sleep("20 millis")
+              }
+            }).pipe(Effect.timeout("6 seconds"))
+            assert.strictEqual(known.value, until)
+          }
+          assert.strictEqual(yield* fake.limited(client.clientId), 1)
+          assert.isBelow(Date.now(), until, "the others learnt the limit after it passed: the machine is too slow")
+          const results = Fleet.total(
+            yield* Effect.forEach(others, (worker) => worker.send({ cmd: "api", n: 5 }, "60 seconds"), {
+              concurrency: "unbounded"
+            })
+          )
+          assert.deepStrictEqual(results, { ok: 10, failed: 0, errors: [] })
+          // the first process waited for the reset and got its answer on the retry
+          assert.deepStrictEqual(yield* first!.answer("60 seconds"), { ok: 1, failed: 0, errors: [] })
+          // one 429 for the whole fleet: the others' 10 calls reached the API after the reset
+          assert.strictEqual(yield* fake.limited(client.clientId), 1)
+        }).pipe(Effect.scoped),
+      { timeout: 120_000 }
+    )
+
+    it.effect(
       "Redis stopped (SIGSTOP, then killed) mid-run: 0 failed calls; restarted: coordination resumes",
       () =>
         Effect.gen(function*() {

@@ -72,7 +72,10 @@ redis.call("PUBLISH", ARGV[1], ARGV[2])
 return 1
 `)
 
-/** KEYS: rate limit. ARGV: until (epoch ms). Keeps the later instant; the key expires at it. */
+/**
+ * KEYS: rate limit. ARGV: until (epoch ms), channel, store key. Keeps the later instant; the key expires
+ * at it. A new instant is published on the channel as `<until> <store key>`.
+ */
 export const recordRateLimit = script(`
 local current = tonumber(redis.call("GET", KEYS[1]) or "0") or 0
 local untilMillis = tonumber(ARGV[1])
@@ -80,5 +83,6 @@ if current >= untilMillis then
   return 0
 end
 redis.call("SET", KEYS[1], ARGV[1], "PXAT", ARGV[1])
+redis.call("PUBLISH", ARGV[2], ARGV[1] .. " " .. ARGV[3])
 return 1
 `)

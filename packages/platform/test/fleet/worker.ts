@@ -9,6 +9,7 @@
  *   {"cmd":"api","n":10}       n concurrent GET /advertisers/me         -> {"ok":n,...}
  *   {"cmd":"run","ms":2000,"concurrency":4,"pauseMs":20}  calls in a loop for ms, each worker of the
  *                              loop pausing pauseMs between calls       -> {"ok":...,"failed":...}
+ *   {"cmd":"limit"}            the API rate limit this process knows    -> {"ok":1,...,"value":untilMillis}
  *   {"cmd":"exit"}
  *
  * It prints {"ready":true} once its layer is built. Settings come from FLEET_* variables (see below).
@@ -52,6 +53,7 @@ interface Tally {
   ok: number
   failed: number
   errors: Array<string>
+  value?: number
 }
 
 const tally = (exits: ReadonlyArray<Exit.Exit<unknown, { readonly _tag: string }>>): Tally => {
@@ -117,6 +119,7 @@ const main = Effect.gen(function*() {
         Effect.map(tally)
       ),
     refresh: () => Effect.map(Effect.exit(auth.refresh), (exit) => tally([exit])),
+    limit: () => Effect.succeed({ ok: 1, failed: 0, errors: [], value: auth.apiRateLimit?.untilMillis() ?? -1 }),
     api: ({ n }) =>
       Effect.all(Array.from({ length: n }, () => Effect.exit(call)), { concurrency: "unbounded" }).pipe(
         Effect.map(tally)

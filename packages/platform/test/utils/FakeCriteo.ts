@@ -81,6 +81,9 @@ interface ClientState {
   refreshTokens: Set<string>
   issued: Array<Issued>
   flaky: number
+  /** API calls are answered 429 until this instant (epoch ms); `limited` counts those answers. */
+  limitedUntil: number
+  limited: number
 }
 
 interface TokenState {
@@ -102,6 +105,13 @@ export interface Service {
   readonly hanging: (clientId: string) => Effect.Effect<void>
   /** The requests whose bearer token is unknown. */
   readonly anonymous: Effect.Effect<ReadonlyArray<Recorded>>
+  /**
+   * The API's rate limit: every API call of the client answers 429 (`x-ratelimit-reset`: the instant,
+   * in epoch seconds) until `untilMillis`, rounded up to a whole second. Answers that instant.
+   */
+  readonly limit: (clientId: string, untilMillis: number) => Effect.Effect<number>
+  /** How many API calls of the client were answered 429 by `limit`. */
+  readonly limited: (clientId: string) => Effect.Effect<number>
 }
 
 export class FakeCriteo extends Context.Tag("test/FakeCriteo")<FakeCriteo, Service>() {}
@@ -234,6 +244,19 @@ const make = Effect.gen(function*() {
       return apiError(401, "authorization-token-expired", "The authorization token has expired")
     }
     const client = clients.get(owner.clientId)!
+    // the window closes 50 ms before the announced reset (a server clock a little ahead): a client that
+    // waits for the reset on a timer that fires a millisecond early is not refused for it
+    if (Date.now() < client.limitedUntil - 50) {
+      client.limited++
+      return {
+        ...apiError(429, "rate-limited", "Too many requests"),
+        headers: {
+          "x-ratelimit-limit": "250",
+          "x-ratelimit-remaining": "0",
+          "x-ratelimit-reset": String(client.limitedUntil / 1000)
+        }
+      }
+    }
     const scripted = client.apiScript.shift()
     if (scripted !== undefined) return scripted
     switch (route) {
@@ -340,7 +363,9 @@ const make = Effect.gen(function*() {
         codes: [...(spec.codes ?? [])],
         refreshTokens: new Set(spec.refreshTokens ?? []),
         issued: [],
-        flaky: 0
+        flaky: 0,
+        limitedUntil: 0,
+        limited: 0
       })
       return { clientId, clientSecret }
     })
@@ -357,7 +382,14 @@ const make = Effect.gen(function*() {
         for (const state of tokens.values()) if (state.clientId === clientId) state.expired = true
       }),
     hanging: (clientId) => Deferred.await(hangOf(clientId)),
-    anonymous: Effect.sync(() => journal.filter((r) => r.kind === "api" && r.clientId === undefined))
+    anonymous: Effect.sync(() => journal.filter((r) => r.kind === "api" && r.clientId === undefined)),
+    limit: (clientId, untilMillis) =>
+      Effect.sync(() => {
+        const client = clients.get(clientId)!
+        client.limitedUntil = Math.ceil(untilMillis / 1000) * 1000
+        return client.limitedUntil
+      }),
+    limited: (clientId) => Effect.sync(() => clients.get(clientId)?.limited ?? 0)
   })
 })
 

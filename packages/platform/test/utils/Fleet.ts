@@ -22,6 +22,8 @@ export interface Tally {
   readonly ok: number
   readonly failed: number
   readonly errors: ReadonlyArray<string>
+  /** What a query command (`limit`) answers. */
+  readonly value?: number
 }
 
 export class WorkerError extends Data.TaggedError("WorkerError")<{ readonly reason: string }> {

@@ -83,3 +83,29 @@ export const explain = (run: Report.AdapterRun): string =>
       }`
     )
     .join("\n")
+
+/** The verdict of each case of a run, by id. */
+export type Verdicts = Readonly<Record<string, string>>
+
+/** The verdicts of one run. */
+export const verdictsOf = (run: Report.AdapterRun): Verdicts =>
+  Object.fromEntries(run.results.map((r) => [r.id, r.verdict]))
+
+/**
+ * Runs `run` `times` times, one after the other, and returns the verdicts of each run: the kit's verdicts for
+ * a client must not depend on the run.
+ */
+export const repeatVerdicts = <E, R>(times: number, run: Effect.Effect<Report.AdapterRun, E, R>) =>
+  Effect.forEach(Array.from({ length: times }), () => Effect.map(run, verdictsOf))
+
+/**
+ * The cases whose verdict differed between runs, each with its verdicts in run order
+ * (`expiry.refresh-ahead: WARN, PASS, WARN, WARN, WARN`); empty when every run agreed.
+ */
+export const unstable = (runs: ReadonlyArray<Verdicts>): ReadonlyArray<string> => {
+  const ids = Array.from(new Set(runs.flatMap((r) => Object.keys(r))))
+  return ids.flatMap((id) => {
+    const seen = runs.map((r) => r[id] ?? "missing")
+    return new Set(seen).size === 1 ? [] : [`${id}: ${seen.join(", ")}`]
+  })
+}

@@ -505,16 +505,99 @@ const makeProvider = (
     const alone = (storedRefreshToken: Redacted.Redacted<string> | undefined, writeBack: boolean) =>
       Effect.gen(function*() {
         const { refreshToken, token, used } = yield* exchangeWith(storedRefreshToken)
-        if (writeBack) {
-          yield* Effect.flatMap(store.get(key), (entry) => {
-            const read = Option.getOrUndefined(entry)
-            return sameSecret(read?.refreshToken, used)
-              ? store.compareAndSet(key, read?.version, { accessToken: token, refreshToken })
-              : Effect.void
-          }).pipe(Effect.catchAll(degraded))
-        }
+        const written = writeBack && (yield* Effect.flatMap(store.get(key), (entry) => {
+          const read = Option.getOrUndefined(entry)
+          return sameSecret(read?.refreshToken, used)
+            ? Effect.as(store.compareAndSet(key, read?.version, { accessToken: token, refreshToken }), true)
+            : Effect.succeed(true)
+        }).pipe(Effect.catchAll((error) =>
+          Effect.as(degraded(error), false)
+        )))
+        if (!written) yield* keepForWriteBack(used, token, refreshToken)
         yield* notifyRefreshToken(token)
         return token
+      })
+
+    // -------------------------------------------------------------------------
+    // the write-back of a refresh token rotated while the store failed
+    // -------------------------------------------------------------------------
+
+    /**
+     * A refresh token this provider rotated while the store did not answer (its exchange went around the
+     * store), and `used`, the one the store still holds (the first used since the store last had ours).
+     * Until it is written back, another process reading the store would send `used`, which the rotation
+     * revoked: `invalid_grant`. So it is written back as soon as the store answers again — by a background
+     * fiber (retried, bounded), and before any acquisition through the store.
+     */
+    let pendingWriteBack:
+      | {
+        readonly used: Redacted.Redacted<string> | undefined
+        readonly token: AccessToken.AccessToken
+        readonly refreshToken: Redacted.Redacted<string>
+      }
+      | undefined
+    let writeBackRunning = false
+
+    /**
+     * Writes the pending refresh token back if the store's entry still holds the one used (or none: Redis
+     * restarted empty, or the entry was evicted). An entry holding another refresh token means the chain
+     * went on without us (a consent connected again elsewhere): the store's is kept, ours forgotten.
+     */
+    const writeBackPending: Effect.Effect<void, TokenStore.TokenStoreError> = Effect.gen(function*() {
+      for (let attempt = 0; attempt < defaults.storeWriteAttempts; attempt++) {
+        const pending = pendingWriteBack
+        if (pending === undefined) return
+        const forget = Effect.sync(() => {
+          if (pendingWriteBack === pending) pendingWriteBack = undefined
+        })
+        const read = Option.getOrUndefined(yield* store.get(key))
+        if (read !== undefined && sameSecret(read.refreshToken, pending.refreshToken)) return yield* forget
+        if (read?.refreshToken !== undefined && !sameSecret(read.refreshToken, pending.used)) {
+          yield* Effect.logWarning(
+            "CriteoAuth: the store holds another refresh token than the one rotated while it did not answer; " +
+              "the store's is kept"
+          ).pipe(Effect.annotateLogs({ "criteo.client_id": clientId, "criteo.store_key": key }))
+          return yield* forget
+        }
+        const result = yield* store.compareAndSet(key, read?.version, {
+          accessToken: pending.token,
+          refreshToken: pending.refreshToken
+        })
+        if (result._tag === "Written") {
+          yield* Effect.logInfo("CriteoAuth: the refresh token rotated while the store did not answer is written back")
+            .pipe(Effect.annotateLogs({ "criteo.client_id": clientId, "criteo.store_key": key }))
+          return yield* forget
+        }
+      }
+    })
+
+    /** Retries of the background write-back: every 0.5 s, doubling to 5 s, for about 15 minutes at most. */
+    const writeBackPolicy = Schedule.exponential(Duration.millis(500), 2).pipe(
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(180))
+    )
+
+    /** Remembers a refresh token rotated without the store, and starts writing it back. */
+    const keepForWriteBack = (
+      used: Redacted.Redacted<string> | undefined,
+      token: AccessToken.AccessToken,
+      refreshToken: Redacted.Redacted<string> | undefined
+    ) =>
+      Effect.suspend(() => {
+        if (refreshToken === undefined || sameSecret(refreshToken, used)) return Effect.void
+        pendingWriteBack = { used: pendingWriteBack === undefined ? used : pendingWriteBack.used, token, refreshToken }
+        if (writeBackRunning) return Effect.void
+        writeBackRunning = true
+        return writeBackPending.pipe(
+          Effect.tapError(degraded),
+          Effect.retry(writeBackPolicy),
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Effect.sync(() => (writeBackRunning = false))),
+          Effect.interruptible,
+          Effect.forkIn(scope),
+          Effect.asVoid
+        )
       })
 
     /**
@@ -547,12 +630,12 @@ const makeProvider = (
         let version = read?.version
         for (let attempt = 0; attempt < defaults.storeWriteAttempts; attempt++) {
           const result = yield* store.compareAndSet(key, version, { accessToken: token, refreshToken }).pipe(
-            Effect.catchAll((error) =>
-              Effect.as(degraded(error), undefined)
-            )
+            Effect.catchAll((error) => Effect.as(degraded(error), undefined))
           )
           if (result === undefined || result._tag === "Written") {
-            // the rotated refresh token is kept (or the store is down): only now is the token handed out
+            // the rotated refresh token is kept (or the store is down: it is written back when it answers)
+            if (result === undefined) yield* keepForWriteBack(read?.refreshToken, token, refreshToken)
+            // only now is the token handed out
             yield* notifyRefreshToken(token)
             return Option.some(token)
           }
@@ -577,6 +660,9 @@ const makeProvider = (
     const throughStore = (replacing: AccessToken.AccessToken | undefined) =>
       Effect.gen(function*() {
         let lastRefreshToken: Redacted.Redacted<string> | undefined
+        // a refresh token rotated while the store failed goes there first, or this acquisition would read the
+        // one it revoked
+        yield* writeBackPending
         for (let round = 0; round < defaults.storeRounds; round++) {
           const entry = yield* store.get(key)
           lastRefreshToken = Option.getOrUndefined(entry)?.refreshToken

@@ -343,4 +343,125 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore + 3)
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
   })
+
+  it.scoped(
+    "a refresh token rotated while the store failed is written back when it answers: the other provider's next refresh uses it (0 invalid_grant)",
+    () =>
+      Effect.gen(function*() {
+        // a server that revokes each refresh token once used
+        let latest = 0
+        let invalidGrants = 0
+        const fake = yield* makeFakeCriteo({
+          refreshTokens: true,
+          tokenReply: (n, request) => {
+            if (request.form.get("grant_type") === "refresh_token") {
+              if (request.form.get("refresh_token") !== `refresh-${latest}`) {
+                invalidGrants++
+                return { status: 400, body: { error: "invalid_grant" } }
+              }
+            }
+            latest = n
+            return undefined
+          }
+        })
+        const memory = yield* TokenStore.makeMemory
+        // a store that can be taken down, as Redis stopped and then restarted empty
+        let down = false
+        const unreachable = (operation: string) =>
+          Effect.fail(new TokenStore.TokenStoreError({ store: "switch", operation, key: "account-1", reason: "down" }))
+        const gate = <A>(operation: string, effect: Effect.Effect<A, TokenStore.TokenStoreError>) =>
+          Effect.suspend(() => (down ? unreachable(operation) : effect))
+        const store: TokenStore.Service = {
+          name: "switch",
+          boundsItsOperations: true,
+          get: (key) => gate("get", memory.get(key)),
+          compareAndSet: (key, version, write) => gate("compareAndSet", memory.compareAndSet(key, version, write)),
+          invalidate: (key, fingerprint) => gate("invalidate", memory.invalidate(key, fingerprint)),
+          acquireLease: (key, ttl) => gate("acquireLease", memory.acquireLease(key, ttl)),
+          releaseLease: (lease) => gate("releaseLease", memory.releaseLease(lease)),
+          awaitChange: (key, version, timeout) => gate("awaitChange", memory.awaitChange(key, version, timeout)),
+          remove: (key) => gate("remove", memory.remove(key))
+        }
+        const provider = CriteoAuth.make({
+          grant: codeGrant,
+          tokenStore: store,
+          storeKey: "account-1"
+        }).pipe(Effect.provide(fake.layer))
+        const a = yield* provider
+        const b = yield* provider
+        const storedRefreshToken = Effect.map(
+          memory.get("account-1"),
+          (entry) => Option.getOrUndefined(entry)?.refreshToken
+        )
+        // through the store: the code once (refresh-1), then a refresh rotates it (refresh-2); b is served it
+        yield* a.token
+        yield* a.refresh
+        yield* b.token
+        assert.strictEqual(Redacted.value((yield* storedRefreshToken)!), "refresh-2")
+
+        // each round, the provider that rotated last (so it knows the chain's latest) rotates alone
+        for (const [restartedEmpty, alone, other] of [[false, a, b], [true, b, a]] as const) {
+          down = true
+          // on its own, with the refresh token it last saw: rotated, but not in the store
+          const during = yield* alone.refresh
+          if (restartedEmpty) yield* memory.remove("account-1")
+          assert.notStrictEqual(
+            Redacted.value(during.refreshToken!),
+            Redacted.value((yield* storedRefreshToken) ?? Redacted.make(""))
+          )
+          down = false
+          // the background write-back tries again within 0.5 s (jittered up to x1.2), then doubles
+          yield* TestClock.adjust("1 second")
+          yield* settle
+          assert.strictEqual(Redacted.value((yield* storedRefreshToken)!), Redacted.value(during.refreshToken!))
+          // the other's refreshes read it from the store (the first is served the token fresh there), and the
+          // chain goes on
+          yield* other.refresh
+          const after = yield* other.refresh
+          assert.strictEqual(Redacted.value((yield* storedRefreshToken)!), Redacted.value(after.refreshToken!))
+          assert.isAbove(indexOf(Redacted.value(after.refreshToken!)), indexOf(Redacted.value(during.refreshToken!)))
+        }
+        assert.strictEqual(invalidGrants, 0)
+      })
+  )
+
+  it.scoped("a pending write-back goes to the store before an acquisition through it reads the revoked one", () =>
+    Effect.gen(function*() {
+      let latest = 0
+      let invalidGrants = 0
+      const fake = yield* makeFakeCriteo({
+        refreshTokens: true,
+        tokenReply: (n, request) => {
+          if (
+            request.form.get("grant_type") === "refresh_token" &&
+            request.form.get("refresh_token") !== `refresh-${latest}`
+          ) {
+            invalidGrants++
+            return { status: 400, body: { error: "invalid_grant" } }
+          }
+          latest = n
+          return undefined
+        }
+      })
+      const memory = yield* TokenStore.makeMemory
+      let down = false
+      const store: TokenStore.Service = {
+        ...memory,
+        get: (key) =>
+          down
+            ? Effect.fail(new TokenStore.TokenStoreError({ store: "switch", operation: "get", key, reason: "down" }))
+            : memory.get(key)
+      }
+      const a = yield* CriteoAuth.make({ grant: codeGrant, tokenStore: store, storeKey: "account-1" }).pipe(
+        Effect.provide(fake.layer)
+      )
+      yield* a.token
+      down = true
+      yield* a.refresh
+      down = false
+      // no time for the background retry: the next acquisition writes it back first, then refreshes with it
+      yield* a.refresh
+      assert.strictEqual(invalidGrants, 0)
+      assert.strictEqual(latest, 3)
+    }))
 })

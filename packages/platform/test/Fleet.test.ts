@@ -6,6 +6,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Cli from "./utils/cli.js"
@@ -137,6 +138,45 @@ describe.runIf(RedisServer.runRedisTests)("a fleet sharing the Redis store", () 
           assert.deepStrictEqual(yield* first!.answer("60 seconds"), { ok: 1, failed: 0, errors: [] })
           // one 429 for the whole fleet: the others' 10 calls reached the API after the reset
           assert.strictEqual(yield* fake.limited(client.clientId), 1)
+        }).pipe(Effect.scoped),
+      { timeout: 120_000 }
+    )
+
+    it.effect(
+      "a consent's refresh token rotated while Redis was down is written back when it returns (restarted empty): the other process's refresh uses it",
+      () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeCriteo.FakeCriteo
+          const redis = yield* RedisServer.make
+          const consent = yield* fake.register({ refreshTokens: ["rt_outage_0"] })
+          const [a, b] = yield* Fleet.spawnMany(2, {
+            ...settings(fake, consent, redis),
+            refreshToken: "rt_outage_0",
+            storeTimeoutMs: 300
+          })
+          assert.strictEqual((yield* a!.send({ cmd: "refresh" }, "60 seconds")).ok, 1)
+          yield* redis.pause
+          yield* redis.kill
+          // a rotates on its own: the new refresh token is in its memory only
+          assert.deepStrictEqual(yield* a!.send({ cmd: "refresh" }, "60 seconds"), { ok: 1, failed: 0, errors: [] })
+          yield* redis.restart
+          // the write-back is retried in the background (0.5 s doubling to 5 s): wait until the entry is back
+          const entryKey = `criteo-auth:{${consent.clientId}}:entry`
+          const connection = yield* Effect.acquireRelease(
+            Effect.sync(() => new Redis(redis.url, { maxRetriesPerRequest: 1 })),
+            (connection) => Effect.sync(() => connection.disconnect())
+          )
+          yield* Effect.gen(function*() {
+            while ((yield* Effect.promise(() => connection.exists(entryKey))) === 0) yield* Effect.sleep("100 millis")
+          }).pipe(Effect.timeout("30 seconds"))
+          // b refreshes twice: served a's token from the store, then a rotation with the refresh token written back
+          assert.deepStrictEqual(yield* b!.send({ cmd: "refresh" }, "60 seconds"), { ok: 1, failed: 0, errors: [] })
+          assert.deepStrictEqual(yield* b!.send({ cmd: "refresh" }, "60 seconds"), { ok: 1, failed: 0, errors: [] })
+          const requests = yield* fake.requests(consent.clientId, "token")
+          const issued = yield* fake.issued(consent.clientId)
+          // every refresh token sent was one the server had issued and not yet used: no invalid_grant
+          assert.strictEqual(requests.length, issued.length)
+          assert.isAtLeast(issued.length, 3)
         }).pipe(Effect.scoped),
       { timeout: 120_000 }
     )

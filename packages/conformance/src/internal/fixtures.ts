@@ -76,6 +76,9 @@ const apiAnswers = (
 
 /**
  * `fixtures/mappings/api.json`.
+ *
+ * @since 0.2.0
+ * @category fixtures
  */
 export const apiStubs: ReadonlyArray<Mappings.Mapping> = [
   apiError(
@@ -199,6 +202,9 @@ const rotation = (generation: "a" | "b", id: string): Mappings.Mapping => {
 
 /**
  * `fixtures/mappings/token-endpoint.json`.
+ *
+ * @since 0.2.0
+ * @category fixtures
  */
 export const tokenStubs: ReadonlyArray<Mappings.Mapping> = [
   { id: "198ae166-c220-5d09-83b9-0476c5c1630c", ...Mappings.rateLimitScenario("token", "token-rate-limit") },
@@ -345,6 +351,9 @@ const tokenFile = (generation?: "a" | "b") =>
 
 /**
  * Every generated fixture file: its path under `fixtures/` and its text.
+ *
+ * @since 0.2.0
+ * @category fixtures
  */
 export const files: ReadonlyArray<readonly [path: string, text: string]> = [
   ["mappings/api.json", Mappings.mappingsFile(apiStubs)],

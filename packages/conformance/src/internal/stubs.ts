@@ -12,12 +12,6 @@ import * as Mappings from "./mappings.js"
 /** Above every refusal of the fixtures; below faults (see `Mappings.priority`). */
 export const casePriority = Mappings.priority.caseAnswer
 
-/** A regular expression matching exactly `value`. */
-export const exactly = Mappings.exactly
-
-/** The handlebars of a simulator token valid for `seconds` (`Mappings.accessToken`). */
-export const simToken = (seconds: number): string => Mappings.accessToken(seconds)
-
 /**
  * A token response body: `fields` as JSON, where the string `token` stands for a fresh simulator token
  * valid for `seconds`.

@@ -35,8 +35,13 @@ const crash = (error) => {
   return new Promise(() => {})
 }
 
-const exchange = async (url, init, timeout) => {
-  const signal = is("no-timeout") ? undefined : AbortSignal.timeout(timeout)
+// no-default-timeout: honours CRITEO_TOKEN_TIMEOUT / CRITEO_API_TIMEOUT when given, and has no timeout of its
+// own when they are not (the kit's timeout cases give them; a client in production is often not told).
+const given = (variable) => process.env[variable] !== undefined
+
+const exchange = async (url, init, timeout, variable) => {
+  const unbounded = is("no-timeout") || (is("no-default-timeout") && !given(variable))
+  const signal = unbounded ? undefined : AbortSignal.timeout(timeout)
   try {
     let response = await fetch(url, { ...init, redirect: "manual", signal })
     if (is("forwards-credentials-on-redirect")) {
@@ -120,7 +125,11 @@ const grantForm = () => {
   return form
 }
 
-const lifetimeOf = (expiresIn) => {
+// The baseline counts the lifetime from when it sent the token request (the server minted the token after
+// that); no-margin and refresh-only-on-expiry count it from when the answer arrived, as many clients do.
+const countsFromArrival = () => is("no-margin") || is("refresh-only-on-expiry")
+
+const lifetimeOf = (expiresIn, sentAt = Date.now()) => {
   let seconds
   if (typeof expiresIn === "number") seconds = expiresIn
   else if (typeof expiresIn === "string" && /^\d+(\.\d+)?$/.test(expiresIn)) {
@@ -130,7 +139,7 @@ const lifetimeOf = (expiresIn) => {
     seconds = is("nan-refresh-timer") ? Number(expiresIn) : 900
   } else throw new ClientError("MalformedTokenResponse", "expires_in is not a number")
   const lifetime = seconds * 1000
-  return { expiresAt: Date.now() + lifetime, lifetime }
+  return { expiresAt: (countsFromArrival() ? Date.now() : sentAt) + lifetime, lifetime }
 }
 
 const known = new Set(["access_token", "token_type", "expires_in", "refresh_token"])
@@ -145,7 +154,7 @@ const oauthError = (status, body) => {
   return new ClientError(name, `the token endpoint answered ${status} ${code ?? ""}`.trim())
 }
 
-const readToken = ({ headers, status, text }) => {
+const readToken = ({ headers, status, text }, sentAt) => {
   if (status === 429) throw rateLimited(headers)
   if (status >= 500) throw new ClientError("ServerError", `the token endpoint answered ${status}`)
   if (status >= 300 && status < 400) {
@@ -186,7 +195,7 @@ const readToken = ({ headers, status, text }) => {
     refreshToken = body.refresh_token
   }
   const value = is("truncates-token") ? body.access_token.slice(0, 4096) : body.access_token
-  return { value, type: body.token_type, ...lifetimeOf(body.expires_in) }
+  return { value, type: body.token_type, ...lifetimeOf(body.expires_in, sentAt) }
 }
 
 const requestToken = async () => {
@@ -200,12 +209,22 @@ const requestToken = async () => {
     headers["content-type"] = "application/json"
     body = JSON.stringify(Object.fromEntries(form))
   }
+  if (is("basic-non-rfc")) {
+    // HTTP Basic instead of the body, with id and secret not form-encoded before base64 (RFC 6749 §2.3.1 says
+    // to form-encode each first): a secret with reserved characters comes out different.
+    headers.authorization = `Basic ${Buffer.from(`${env.clientId}:${env.clientSecret}`).toString("base64")}`
+    body = new URLSearchParams(form.filter(([name]) => name !== "client_id" && name !== "client_secret")).toString()
+  }
   if (is("basic-and-body")) {
     const pair = `${encodeURIComponent(env.clientId)}:${encodeURIComponent(env.clientSecret)}`
     headers.authorization = `Basic ${Buffer.from(pair).toString("base64")}`
   }
   const url = is("secret-in-query") ? `${env.tokenUrl}?${new URLSearchParams(form)}` : env.tokenUrl
-  return readToken(await exchange(url, { method: "POST", headers, body }, env.tokenTimeout))
+  const sentAt = Date.now()
+  return readToken(
+    await exchange(url, { method: "POST", headers, body }, env.tokenTimeout, "CRITEO_TOKEN_TIMEOUT"),
+    sentAt
+  )
 }
 
 // nan-refresh-timer: one background refresh timer, re-armed at each new token for lifetime × 0.75; without
@@ -227,12 +246,25 @@ const install = (token) => {
   return token
 }
 
-const acquire = () => withRetries(requestToken).then(install)
+const acquire = () =>
+  withRetries(requestToken).then(install).then((token) => {
+    // crash-after-storing-token: the token is kept, then its handling throws (a hook, a log line, a typo):
+    // the call that fetched it fails; later calls use the stored token.
+    if (is("crash-after-storing-token")) {
+      cached = token
+      throw new TypeError("Cannot read properties of undefined (reading 'scope')")
+    }
+    return token
+  })
 
 const isUsable = (token) => {
   if (token === undefined) return false
   if (is("caches-forever")) return true
   if (is("refresh-after-expiry")) return Date.now() < token.expiresAt + 15_000
+  // to the last millisecond (of a lifetime counted from the answer's arrival)
+  if (is("no-margin") || is("refresh-only-on-expiry")) return Date.now() < token.expiresAt
+  // a sensible margin in absolute time, wider than the kit's short lifetimes: such tokens are renewed at once
+  if (is("wide-margin")) return Date.now() < token.expiresAt - 60_000
   // ahead of expiry: 30 s before, or a quarter of the lifetime for short-lived tokens
   return Date.now() < token.expiresAt - Math.min(30_000, token.lifetime / 4)
 }
@@ -271,7 +303,7 @@ const send = (token, method, path, body) =>
       ...(body === null ? {} : { "content-type": "application/json" })
     }
     const init = { method, headers, body: body === null ? undefined : JSON.stringify(body) }
-    const response = await exchange(apiUrlFor(path), init, env.apiTimeout)
+    const response = await exchange(apiUrlFor(path), init, env.apiTimeout, "CRITEO_API_TIMEOUT")
     if (response.status === 429) throw rateLimited(response.headers, response)
     if (response.status >= 500) {
       throw new ClientError("ServerError", `the API answered ${response.status}`, { response })
@@ -283,10 +315,11 @@ const call = async (method, path, body) => {
   let token = await getToken()
   let response = await send(token, method, path, body)
   const refreshOn = is("refresh-on-403") ? [401, 403] : [401]
-  const maxReplays = is("loops-on-401") ? 25 : is("caches-forever") ? 0 : 1
+  const maxReplays = is("loops-on-401") ? 25 : is("caches-forever") || is("refresh-only-on-expiry") ? 0 : 1
   for (let replays = 0; refreshOn.includes(response.status) && replays < maxReplays; replays++) {
-    // compare-and-swap: drop the token only if it is still the one that failed
-    if (cached === token || is("no-single-flight")) cached = undefined
+    // compare-and-swap: drop the token only if it is still the one that failed (no-cas-on-401 drops whatever
+    // token is current, a fresh one included, when a late 401 for an old token arrives)
+    if (cached === token || is("no-single-flight") || is("no-cas-on-401")) cached = undefined
     token = await getToken()
     response = await send(token, method, path, body)
   }

@@ -8,7 +8,8 @@ import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { conformanceLayer, explain } from "./utils.js"
 
-const modes = BuiltinAdapters.brokenModes.filter((m) => m.mode !== "none")
+// the modes with a defect to catch (none and wide-margin must pass everything)
+const modes = BuiltinAdapters.brokenModes.filter((m) => m.catches.length > 0)
 
 const runMode = (sim: CriteoSimulator.Service, mode: string, cases: ReadonlyArray<string>) =>
   Effect.flatMap(BuiltinAdapters.command(`broken:${mode}`), (command) =>
@@ -52,5 +53,28 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
       const detection = BuiltinAdapters.detection(runs)!
       assert.strictEqual(detection.caughtModes, modes.length)
       assert.strictEqual(detection.caughtPairs, detection.pairs)
-    }), { timeout: 180_000 })
+    }), { timeout: 420_000 })
+
+  it.scoped(
+    "short simulated lifetimes tell a margin from a misread lifetime, and expiry drives the code cases",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* CriteoSimulator.CriteoSimulator
+        // A 60 s margin renews the kit's 2-3 s tokens at every call: that is not reading expires_in as 0.
+        const short = Catalogue.cases.filter((c) => /^(expiry|response|authorization-code)\./.test(c.id)).map((c) =>
+          c.id
+        )
+        const [wide, onExpiry] = yield* Effect.all([
+          runMode(sim, "wide-margin", short),
+          // A client that refreshes only on expiry (never on a 401) is seen using the code once and rotating its
+          // refresh tokens when its tokens expire.
+          runMode(sim, "refresh-only-on-expiry", ["authorization-code.refresh-on-expiry"])
+        ], { concurrency: 2 })
+        assert.deepStrictEqual(wide.results.filter((r) => r.verdict !== "PASS").map((r) => r.id), [], explain(wide))
+        assert.deepStrictEqual(onExpiry.results.map((r) => r.verdict), ["PASS"], explain(onExpiry))
+        const string = wide.results.find((r) => r.id === "response.expires-in-string")!
+        assert.include(string.checks.map((c) => c.detail).join(" "), "a margin of its own, not a misread lifetime")
+      }),
+    { timeout: 180_000 }
+  )
 })

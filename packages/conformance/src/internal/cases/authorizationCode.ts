@@ -1,11 +1,15 @@
 /** The group "authorization code": the authorization_code and refresh_token grants, the consent chain. */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as CriteoSimulator from "../../CriteoSimulator.js"
 import type * as Journal from "../../Journal.js"
 import * as SimulatorError from "../../SimulatorError.js"
 import * as Evidence from "../evidence.js"
+import * as Stubs from "../stubs.js"
 import * as Refused from "./common/refused.js"
+
+const group = "authorization code" as const
 
 const demo = CriteoSimulator.demoCredentials
 const demoCode = "demo-code"
@@ -24,6 +28,71 @@ const criteoCode = {
 const rotation = {
   source: "RFC 6749 §6",
   text: "when a new refresh token is issued, the client MUST discard the old one and use the new one"
+}
+
+/** The lifetime of the tokens of authorization-code.refresh-on-expiry, in seconds. */
+const shortLifetime = 2
+
+/**
+ * The consent chain of the fixtures (scenario `authorization`: the code once, then refresh tokens rotating between
+ * generations a and b), for this case's client only, with tokens of `shortLifetime` seconds.
+ */
+const shortLivedChain = (ctx: ConformanceCase.Context) => {
+  const answer = (generation: "a" | "b") => ({
+    status: 200,
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+    body: Stubs.tokenBody({
+      access_token: Stubs.token,
+      token_type: "Bearer",
+      expires_in: shortLifetime,
+      refresh_token: `rt.${generation}.{{randomValue length=40 type='ALPHANUMERIC'}}`
+    }, shortLifetime),
+    transformers: ["response-template"]
+  })
+  const client = {
+    client_id: { equalTo: ctx.clientId },
+    client_secret: { equalTo: ctx.clientSecret }
+  }
+  const stub = (name: string, form: Record<string, unknown>, from: string, to: "a" | "b") =>
+    ctx.addStub({
+      name: `token: ${name}, ${shortLifetime} s tokens (authorization-code.refresh-on-expiry)`,
+      priority: Stubs.casePriority,
+      scenarioName: "authorization",
+      requiredScenarioState: from,
+      newScenarioState: `rotation-${to}`,
+      request: { method: "POST", urlPath: "/oauth2/token", formParameters: { ...client, ...form } },
+      response: answer(to)
+    })
+  return Effect.all([
+    stub(
+      "the code, first use",
+      {
+        grant_type: { equalTo: "authorization_code" },
+        code: { equalTo: demoCode },
+        redirect_uri: { equalTo: demo.redirectUri }
+      },
+      "Started",
+      "a"
+    ),
+    stub(
+      "refresh, generation a",
+      {
+        grant_type: { equalTo: "refresh_token" },
+        refresh_token: { matches: "rt\\.a\\.[a-z0-9]{40}" }
+      },
+      "rotation-a",
+      "b"
+    ),
+    stub(
+      "refresh, generation b",
+      {
+        grant_type: { equalTo: "refresh_token" },
+        refresh_token: { matches: "rt\\.b\\.[a-z0-9]{40}" }
+      },
+      "rotation-b",
+      "a"
+    )
+  ], { discard: true })
 }
 
 /** Three calls, each after every token issued so far has been refused, so that the client refreshes. */
@@ -71,7 +140,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "authorization-code.exchange",
     title: "The authorization code is exchanged with the exact redirect_uri",
-    group: "authorization code",
+    group,
     level: "MUST",
     preconditions: [Evidence.tokenRequested],
     requirements: [
@@ -119,7 +188,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "authorization-code.used-once",
     title: "The authorization code is used once; later tokens come from the refresh token",
-    group: "authorization code",
+    group,
     level: "MUST",
     preconditions: [Evidence.tokenResponseServed],
     requirements: [
@@ -149,7 +218,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "authorization-code.refresh-rotation",
     title: "Rotated refresh tokens replace the old ones",
-    group: "authorization code",
+    group,
     level: "MUST",
     preconditions: [Evidence.tokenResponseServed],
     requirements: [rotation, {
@@ -167,9 +236,53 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   }),
 
   ConformanceCase.make({
+    id: "authorization-code.refresh-on-expiry",
+    title: "When its tokens expire, the client refreshes with the latest refresh token, never the code again",
+    group,
+    level: "MUST",
+    preconditions: [Evidence.tokenResponseServed],
+    requirements: [
+      { source: "RFC 6749 §4.1.2, §10.5", text: "the client MUST NOT use the authorization code more than once" },
+      rotation,
+      criteoCode
+    ],
+    grant: "authorization_code",
+    scenario: "authorization",
+    setup: `This client's tokens from the code and from each refresh live ${shortLifetime} s (the consent chain as ` +
+      "usual: the code works once, each refresh rotates the refresh token). Nothing is refused early: the client " +
+      "renews its token because it expires (ahead of time, or on the 401 of the expired token).",
+    expectation: `A call, ${shortLifetime + 0.5} s of idleness, a call, ${shortLifetime + 0.5} s, a call: all ` +
+      "succeed; one authorization_code request, then refresh_token requests, each with the refresh token of the " +
+      "answer before.",
+    env: codeEnv,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* shortLivedChain(ctx)
+        yield* ctx.call("call")
+        for (const n of [1, 2]) {
+          yield* ctx.wait(Duration.millis(shortLifetime * 1000 + 500), `the token expires (${n})`)
+          yield* ctx.call("call")
+        }
+      }),
+    check: (evidence) => {
+      const codes = evidence.tokenRequests.filter((r) => r.grantType === "authorization_code")
+      return [
+        Evidence.succeeded(evidence, "call", "the three calls succeed"),
+        Evidence.check(
+          "the code is used once, then refresh_token requests",
+          codes.length === 1 && evidence.tokenRequests[0]?.grantType === "authorization_code" &&
+            evidence.tokenRequests.slice(1).every((r) => r.grantType === "refresh_token"),
+          `grants: ${grantsOf(evidence.tokenRequests) || "none"}`
+        ),
+        rotationCheck(evidence)
+      ]
+    }
+  }),
+
+  ConformanceCase.make({
     id: "authorization-code.invalid-grant",
     title: "invalid_grant is reported and the code is not tried again",
-    group: "authorization code",
+    group,
     level: "MUST",
     preconditions: [Evidence.tokenRequested],
     requirements: [
@@ -201,7 +314,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "authorization-code.configured-refresh-token",
     title: "A configured refresh token is used, then replaced by the rotated one",
-    group: "authorization code",
+    group,
     level: "MUST",
     preconditions: [Evidence.tokenRequested],
     requirements: [

@@ -33,6 +33,48 @@ const eachTokenRequest = (
   )
 }
 
+/** application/x-www-form-urlencoded, as URLSearchParams writes it (space as +). */
+const formEncode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1)
+
+/** The Basic headers a server decoding per RFC 6749 §2.3.1 reads as `id` and `secret`, in both usual spellings. */
+const rfcBasicSpellings = (id: string, secret: string): ReadonlyArray<string> =>
+  Array.from(
+    new Set([formEncode, encodeURIComponent].map((encode) =>
+      `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString("base64")}`
+    ))
+  )
+
+const basicEncodings = {
+  none: "no Basic header",
+  rfc: "Basic, encoded per RFC 6749 §2.3.1 (form-encoded id and secret, then base64)",
+  raw: "Basic, not per RFC 6749 §2.3.1: id and secret put in base64 without form-encoding them first",
+  other: "Basic, with a user name or password that does not decode to the client id and secret"
+} as const
+
+/** Which encoding a token request's Authorization header has, decoded as RFC 6749 §2.3.1 says. */
+const basicEncoding = (
+  header: string | undefined,
+  evidence: ConformanceCase.Evidence
+): keyof typeof basicEncodings => {
+  const match = /^basic\s+(\S+)$/i.exec(header ?? "")
+  if (match === null) return "none"
+  const decoded = Buffer.from(match[1], "base64").toString("utf8")
+  const id = evidence.clientId
+  const secret = evidence.env["CRITEO_CLIENT_SECRET"] ?? evidence.clientSecret
+  if (decoded === `${id}:${secret}` && formEncode(secret) !== secret) return "raw"
+  const colon = decoded.indexOf(":")
+  const formDecode = (value: string) => {
+    try {
+      return decodeURIComponent(value.replace(/\+/g, " "))
+    } catch {
+      return undefined
+    }
+  }
+  return colon >= 0 && formDecode(decoded.slice(0, colon)) === id && formDecode(decoded.slice(colon + 1)) === secret
+    ? "rfc"
+    : "other"
+}
+
 /** The names of credential parameters that must never be in a URL. */
 const credentialNames = new Set(["client_id", "client_secret", "code", "refresh_token", "access_token", "token"])
 
@@ -210,6 +252,72 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       ),
       Evidence.succeeded(evidence, "call")
     ]
+  }),
+
+  ConformanceCase.make({
+    id: "request.basic-encoding",
+    title: "HTTP Basic credentials, if sent, are form-encoded before base64",
+    group,
+    level: "MUST",
+    preconditions: [Evidence.tokenRequested],
+    requirements: [
+      {
+        source: "RFC 6749 §2.3.1",
+        text: "client_id and client_secret are encoded with application/x-www-form-urlencoded, then used as the " +
+          "Basic user name and password"
+      },
+      criteoAuth
+    ],
+    setup: "This client's secret is `s3cr+t/=&% ~!:#?*'` (printable ASCII with reserved characters). The token " +
+      "endpoint takes the credentials in the form body, as Criteo does, or in an Authorization: Basic header it " +
+      "decodes per RFC 6749 §2.3.1 (base64, then form-decoding of the user name and the password).",
+    expectation: "Credentials in the body (Criteo's way); or, if the client sends Basic, base64(form-encoded id " +
+      "\":\" form-encoded secret): the kit says which encoding it got.",
+    env: () => ({ CRITEO_CLIENT_SECRET: specialSecret }),
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, { secret: specialSecret })
+        yield* ctx.addStub({
+          name: "token: HTTP Basic per RFC 6749 §2.3.1 (request.basic-encoding)",
+          priority: Stubs.casePriority,
+          request: {
+            method: "POST",
+            urlPath: "/oauth2/token",
+            headers: {
+              Authorization: {
+                or: rfcBasicSpellings(ctx.clientId, specialSecret).map((header) => ({ equalTo: header }))
+              }
+            },
+            formParameters: { grant_type: { equalTo: "client_credentials" } }
+          },
+          response: {
+            status: 200,
+            headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+            body: Stubs.tokenBody({ access_token: Stubs.token, token_type: "Bearer", expires_in: 900 }),
+            transformers: ["response-template"]
+          }
+        })
+        yield* ctx.call("call")
+      }),
+    check: (evidence) => {
+      const seen = evidence.tokenRequests.map((r) =>
+        basicEncoding(Evidence.reveal(r.headers["authorization"]), evidence)
+      )
+      const basic = seen.filter((s) => s !== "none")
+      const wrong = basic.filter((s) => s !== "rfc")
+      return [
+        Evidence.check(
+          "an Authorization: Basic header, if any, is encoded per RFC 6749 §2.3.1",
+          evidence.tokenRequests.length > 0 && wrong.length === 0,
+          evidence.tokenRequests.length === 0
+            ? "no token request"
+            : basic.length === 0
+            ? "no Basic header: the credentials in the body, as Criteo expects"
+            : Array.from(new Set(basic)).map((s) => basicEncodings[s]).join("; ")
+        ),
+        Evidence.succeeded(evidence, "call")
+      ]
+    }
   }),
 
   ConformanceCase.make({

@@ -11,14 +11,15 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Schedule, Schema } from "effect"
 import * as Os from "node:os"
 
-const Advertiser = Schema.Struct({ data: Schema.Struct({ id: Schema.String }) })
+// Criteo's answer (and the simulator's): the advertisers the credentials may act for, as a list
+const Advertisers = Schema.Struct({ data: Schema.NonEmptyArray(Schema.Struct({ id: Schema.String })) })
 
 const callOnce = Effect.gen(function*() {
   const criteo = (yield* CriteoHttpClient.CriteoHttpClient).pipe(HttpClient.filterStatusOk)
-  const advertiser = yield* criteo.get("/advertisers/me").pipe(
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(Advertiser))
+  const advertisers = yield* criteo.get("/advertisers/me").pipe(
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(Advertisers))
   )
-  yield* Console.log(`${Os.hostname()}: advertiser ${advertiser.data.id}`)
+  yield* Console.log(`${Os.hostname()}: advertiser ${advertisers.data[0].id}`)
 }).pipe(
   // a failed call is logged, and the worker goes on
   Effect.catchAll((error) => Console.error(`${Os.hostname()}: ${error._tag}: ${error.message}`))

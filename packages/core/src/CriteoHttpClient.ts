@@ -647,11 +647,26 @@ const retrying = (options: RetryOptions, limit?: CriteoAuth.ApiRateLimit) => {
     )
   )
 
-  return <E, R, E2>(
+  /** A 429's reset instant goes to the provider's rate-limit knowledge (shared with the fleet by its store). */
+  const share = (outcome: Outcome<unknown>) =>
+    limit === undefined || outcome._tag !== "Answered" || outcome.response.status !== 429
+      ? Effect.void
+      : Effect.flatMap(DateTime.now, (now) =>
+        Option.match(RateLimit.retryAfter(outcome.response.headers, now), {
+          onNone: () => Effect.void,
+          onSome: (wait) => limit.record(now.epochMillis + Duration.toMillis(wait))
+        }))
+
+  /**
+   * The loop, from the first outcome worth a retry: ask the schedule, run again, look again. Built only
+   * then: the closures and the schedule driver are not allocated for the calls that need no retry.
+   */
+  const retryFrom = <E, R, E2>(
     attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
     request: HttpClientRequest.HttpClientRequest,
     isTransportFailure: (error: E) => boolean,
-    mapError: (error: E) => E2
+    mapError: (error: E) => E2,
+    first: Outcome<E>
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> => {
     const retriesFailures = isIdempotent(request.method)
     const worthRetrying = (outcome: Outcome<E>) =>
@@ -664,42 +679,38 @@ const retrying = (options: RetryOptions, limit?: CriteoAuth.ApiRateLimit) => {
       onFailure: (error): Outcome<E> => ({ _tag: "Failed", error, request }),
       onSuccess: (response): Outcome<E> => ({ _tag: "Answered", response, request })
     })
-    /** A 429's reset instant goes to the provider's rate-limit knowledge (shared with the fleet by its store). */
-    const share = (outcome: Outcome<E>) =>
-      limit === undefined || outcome._tag !== "Answered" || outcome.response.status !== 429
-        ? Effect.void
-        : Effect.flatMap(DateTime.now, (now) =>
-          Option.match(RateLimit.retryAfter(outcome.response.headers, now), {
-            onNone: () => Effect.void,
-            onSome: (wait) => limit.record(now.epochMillis + Duration.toMillis(wait))
-          }))
-    /** The loop, from the first outcome worth a retry: ask the schedule, run again, look again. */
-    const retryFrom = (first: Outcome<E>) =>
-      Effect.flatMap(Schedule.driver(policy), (driver) => {
-        const loop = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
-          worthRetrying(outcome)
-            ? Effect.zipRight(
-              share(outcome),
-              Effect.matchEffect(driver.next(outcome), {
-                onFailure: () => conclude(outcome),
-                onSuccess: () => Effect.flatMap(run, loop)
-              })
-            )
-            : conclude(outcome)
-        return loop(first)
-      })
-    // the common case, an answer that needs no retry, without building an outcome
-    return Effect.matchEffect(attempt, {
+    return Effect.flatMap(Schedule.driver(policy), (driver) => {
+      const loop = (outcome: Outcome<E>): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
+        worthRetrying(outcome)
+          ? Effect.zipRight(
+            share(outcome),
+            Effect.matchEffect(driver.next(outcome), {
+              onFailure: () => conclude(outcome),
+              onSuccess: () => Effect.flatMap(run, loop)
+            })
+          )
+          : conclude(outcome)
+      return loop(first)
+    })
+  }
+
+  // the common case, an answer that needs no retry, without building an outcome
+  return <E, R, E2>(
+    attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    request: HttpClientRequest.HttpClientRequest,
+    isTransportFailure: (error: E) => boolean,
+    mapError: (error: E) => E2
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2, R> =>
+    Effect.matchEffect(attempt, {
       onFailure: (error) =>
-        retriesFailures && isTransportFailure(error)
-          ? retryFrom({ _tag: "Failed", error, request })
+        isIdempotent(request.method) && isTransportFailure(error)
+          ? retryFrom(attempt, request, isTransportFailure, mapError, { _tag: "Failed", error, request })
           : Effect.fail(mapError(error)),
       onSuccess: (response) =>
         isTransientStatus(response.status)
-          ? retryFrom({ _tag: "Answered", response, request })
+          ? retryFrom(attempt, request, isTransportFailure, mapError, { _tag: "Answered", response, request })
           : Effect.succeed(response)
     })
-  }
 }
 
 // -----------------------------------------------------------------------------

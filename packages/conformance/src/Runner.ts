@@ -7,6 +7,11 @@
  * back to its start. The adapters of the next cases are started ahead (`lookahead`): an adapter must
  * not send any request before its first command.
  *
+ * The bookkeeping is Effect's: the pool is an `Effect.forEach` with `concurrency`, the adapters started
+ * ahead are fibers of a `FiberMap` (each ending in its case's launch `Deferred`), each case's result is a
+ * `Deferred` that one reporter fiber awaits in catalogue order; a case's workload context is
+ * `internal/caseContext`.
+ *
  * @since 0.1.0
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -14,12 +19,14 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
@@ -29,6 +36,7 @@ import * as Adapter from "./Adapter.js"
 import * as ConformanceCase from "./ConformanceCase.js"
 import * as CriteoSimulator from "./CriteoSimulator.js"
 import * as ExpectedFailures from "./ExpectedFailures.js"
+import * as CaseContext from "./internal/caseContext.js"
 import * as Leakage from "./internal/cases/leakage.js"
 import * as CaseSimulator from "./internal/caseSimulator.js"
 import * as Evidence from "./internal/evidence.js"
@@ -90,11 +98,6 @@ const randomSuffix = Effect.map(
   (digits) => digits.map((d) => d.toString(36)).join("")
 )
 
-const answerText = (answer: ConformanceCase.Answer): string =>
-  `${Evidence.describe(answer)}${
-    answer.error !== undefined && answer.message !== undefined ? ` (${answer.message.slice(0, 160)})` : ""
-  } in ${answer.elapsedMillis} ms`
-
 /** What a result shows of a case that was not run (`N/A`) or could not be judged (`ERROR`). */
 const emptyEvidence = {
   error: undefined,
@@ -105,24 +108,24 @@ const emptyEvidence = {
   outputTruncated: false
 } as const
 
-const scenarioLocks = new Map<string, Effect.Semaphore>()
+/**
+ * The locks of the shared scenarios, per simulator (held weakly: they go with it) and scenario: several runs
+ * in one process may share a simulator, and one case at a time may use a scenario.
+ */
+const scenarioLocks = globalValue(
+  Symbol.for("@criteo-auth/conformance/Runner/scenarioLocks"),
+  () => new WeakMap<CriteoSimulator.Service, Map<string, Effect.Semaphore>>()
+)
 
-/** The lock of a shared scenario of one simulator, for this process. */
-const scenarioLock = (sim: CriteoSimulator.Service, scenario: string): Effect.Semaphore => {
-  const key = `${sim.baseUrl} ${scenario}`
-  const existing = scenarioLocks.get(key)
-  if (existing !== undefined) return existing
-  const lock = Effect.unsafeMakeSemaphore(1)
-  scenarioLocks.set(key, lock)
-  return lock
-}
-
-interface Prepared {
-  readonly scope: Scope.CloseableScope
-  readonly relay: Relay.Relay
-  readonly env: Readonly<Record<string, string>>
-  readonly session: Fiber.RuntimeFiber<Adapter.Session, Adapter.AdapterError>
-}
+/** The lock of a shared scenario of one simulator. */
+const scenarioLock = (sim: CriteoSimulator.Service, scenario: string): Effect.Effect<Effect.Semaphore> =>
+  Effect.sync(() => {
+    const locks = scenarioLocks.get(sim) ?? new Map<string, Effect.Semaphore>()
+    scenarioLocks.set(sim, locks)
+    const lock = locks.get(scenario) ?? Effect.unsafeMakeSemaphore(1)
+    locks.set(scenario, lock)
+    return lock
+  })
 
 /**
  * Runs the cases and returns the adapter's results, in catalogue order.
@@ -201,46 +204,72 @@ export const run = (
       }
     }
 
-    const prepared = new Map<number, Prepared>()
+    /** A case's relay and adapter, ready: the adapter printed its `ready` line. */
+    interface Launched {
+      readonly scope: Scope.CloseableScope
+      readonly relay: Relay.Relay
+      readonly environment: ConformanceCase.Environment
+      readonly env: Readonly<Record<string, string>>
+      readonly session: Adapter.Session
+    }
 
-    /** The relay and the adapter of a case, started in a scope of its own. */
-    const prepare = (
+    /**
+     * The relay and the adapter of a case, started in a scope of its own (closed here if the start fails;
+     * by the case when it ends; with the run otherwise).
+     */
+    const launch = (
       index: number,
       extra: (
         environment: ConformanceCase.Environment
       ) => Effect.Effect<Readonly<Record<string, string>>, SimulatorError.SimulatorAdminError>
-    ) =>
-      Effect.gen(function*() {
-        const scope = yield* Scope.fork(runScope, ExecutionStrategy.sequential)
-        const relay = yield* Relay.make(target).pipe(
-          Scope.extend(scope),
-          Effect.mapError((error) =>
-            new SimulatorError.SimulatorAdminError({ operation: "relay", detail: error.message })
+    ): Effect.Effect<Launched, Adapter.AdapterError | SimulatorError.SimulatorAdminError> =>
+      Effect.flatMap(Scope.fork(runScope, ExecutionStrategy.sequential), (scope) =>
+        Effect.gen(function*() {
+          const relay = yield* Relay.make(target).pipe(
+            Scope.extend(scope),
+            Effect.mapError((error) =>
+              new SimulatorError.SimulatorAdminError({ operation: "relay", detail: error.message })
+            )
           )
-        )
-        const environment = environmentOf(index, relay.port)
-        const env = envOf(index, environment, yield* extra(environment))
-        const session = yield* Adapter.start({
-          command: options.adapter.command,
-          cwd: options.adapter.cwd,
-          env,
-          readyTimeout: options.readyTimeout
-        }).pipe(Scope.extend(scope), Effect.provide(executor), Effect.forkIn(runScope))
-        const value: Prepared = { scope, relay, env, session }
-        prepared.set(index, value)
-        return value
-      })
+          const environment = environmentOf(index, relay.port)
+          const env = envOf(index, environment, yield* extra(environment))
+          const session = yield* Adapter.start({
+            command: options.adapter.command,
+            cwd: options.adapter.cwd,
+            env,
+            readyTimeout: options.readyTimeout
+          }).pipe(Scope.extend(scope), Effect.provide(executor))
+          return { scope, relay, environment, env, session }
+        }).pipe(Effect.onError(() => Scope.close(scope, Exit.void))))
+
+    // Each case's launch ends in its Deferred; the launches started ahead of their case (`lookahead`) run as
+    // fibers of a FiberMap keyed by the case, interrupted with the run.
+    const launches = yield* Effect.forEach(
+      cases,
+      () => Deferred.make<Launched, Adapter.AdapterError | SimulatorError.SimulatorAdminError>()
+    )
+    const launching = yield* FiberMap.make<number>()
+    const launched = (index: number) =>
+      Effect.zipWith(FiberMap.has(launching, index), Deferred.isDone(launches[index]), (a, b) => a || b)
+    const startLaunch = (index: number, extra: Parameters<typeof launch>[1]) =>
+      Effect.flatMap(launched(index), (already) =>
+        already
+          ? Effect.void
+          : Effect.asVoid(
+            FiberMap.run(launching, index, Effect.intoDeferred(launch(index, extra), launches[index]), {
+              onlyIfMissing: true
+            })
+          ))
 
     // Cases that use a shared scenario take turns in a lane of their own; the others share the slots.
     const laned = cases.flatMap((c, i) => (c.scenario === undefined ? [] : [i]))
     const pooled = cases.flatMap((c, i) => (c.scenario === undefined ? [i] : []))
 
-    const prepareAhead = (order: ReadonlyArray<number>, position: number) =>
+    /** Starts the adapters of the next `lookahead` cases of `order` (not those that prepare the simulator). */
+    const launchAhead = (order: ReadonlyArray<number>, position: number) =>
       Effect.forEach(
-        order.slice(position + 1, position + 1 + lookahead).filter((i) =>
-          !prepared.has(i) && cases[i].prepare === undefined
-        ),
-        (i) => Effect.ignore(prepare(i, () => Effect.succeed({}))),
+        order.slice(position + 1, position + 1 + lookahead).filter((i) => cases[i].prepare === undefined),
+        (i) => startLaunch(i, () => Effect.succeed({})),
         { discard: true }
       )
 
@@ -248,28 +277,10 @@ export const run = (
       Effect.gen(function*() {
         const c = cases[index]
         const caseStarted = yield* Clock.currentTimeMillis
-        const { env, relay, scope, session: launched } = prepared.get(index) ??
-          (yield* prepare(index, (environment) => c.prepare?.(environment) ?? Effect.succeed({})))
-        const environment = environmentOf(index, relay.port)
+        yield* startLaunch(index, (environment) => c.prepare?.(environment) ?? Effect.succeed({}))
+        const { env, environment, relay, scope, session } = yield* Deferred.await(launches[index])
+        yield* Ref.update(announced, (a) => Option.orElse(a, () => Option.some(session)))
         const caseSim = CaseSimulator.make(sim, relay.port, keys[index])
-        const timeline: Array<ConformanceCase.Step> = []
-        const answers = new Map<string, Array<ConformanceCase.Answer>>()
-        const marks = new Map<string, number>()
-        const step = (kind: ConformanceCase.Step["kind"], label: string, text: string, at?: number) =>
-          Effect.map(Clock.currentTimeMillis, (now) => {
-            timeline.push({ at: (at ?? now) - startedAt, kind, label, text })
-          })
-
-        const outcome = yield* Effect.gen(function*() {
-          const session = yield* Fiber.join(launched)
-          yield* Ref.update(announced, (a) => Option.orElse(a, () => Option.some(session)))
-          return session
-        }).pipe(Effect.either)
-        if (Either.isLeft(outcome)) {
-          yield* Effect.all([Scope.close(scope, Exit.void), caseSim.cleanup], { concurrency: 2, discard: true })
-          return yield* Effect.fail(outcome.left)
-        }
-        const session = outcome.right
         // N/A: the adapter does not claim what the case needs; it is not run.
         const unclaimed = ConformanceCase.unclaimed(c, session.capabilities)
         if (unclaimed.length > 0) {
@@ -283,84 +294,15 @@ export const run = (
           })
         }
         const startedAt = yield* Clock.currentTimeMillis
-
-        const record = (label: string, all: ReadonlyArray<ConformanceCase.Answer>) => {
-          answers.set(label, [...(answers.get(label) ?? []), ...all])
-        }
-        /** Sends a command; in cases that look for hangs and crashes, those become answers. */
-        const perform = <A>(effect: Effect.Effect<A, Adapter.AdapterError>) =>
-          Effect.gen(function*() {
-            const sentAt = yield* Clock.currentTimeMillis
-            const result = yield* Effect.either(effect)
-            const now = yield* Clock.currentTimeMillis
-            if (Either.isRight(result)) return { ok: result.right, sentAt, now }
-            const error = result.left
-            if (c.hangIsFailure === true && (error.reason === "Timeout" || error.reason === "Exited")) {
-              const stalled: ConformanceCase.Answer = error.reason === "Timeout"
-                ? { error: "Hung", sentAt, elapsedMillis: now - sentAt, hung: true }
-                : { error: "Crashed", sentAt, elapsedMillis: now - sentAt, crashed: true }
-              return { stalled, sentAt, now }
-            }
-            return yield* Effect.fail(error)
-          })
-        const requestOf = (o: ConformanceCase.CallOptions = {}): Protocol.ApiRequest => ({
-          method: o.method ?? "GET",
-          path: o.path ?? "/advertisers/me"
-        })
-        const asAnswer = (outcome: Protocol.Outcome, sentAt: number, now: number): ConformanceCase.Answer => ({
-          ...outcome,
-          sentAt,
-          elapsedMillis: now - sentAt
+        const recorder = CaseContext.make({
+          environment,
+          session,
+          caseSim,
+          hangIsFailure: c.hangIsFailure === true,
+          startedAt
         })
 
-        const context: ConformanceCase.Context = {
-          ...environment,
-          call: (label, o) =>
-            Effect.gen(function*() {
-              const request = requestOf(o)
-              const result = yield* perform(session.call(request, o?.timeout ?? Duration.seconds(30)))
-              const answer = "stalled" in result ? result.stalled : asAnswer(result.ok, result.sentAt, result.now)
-              record(label, [answer])
-              yield* step("call", label, `${request.method} ${request.path} → ${answerText(answer)}`, result.sentAt)
-              return answer
-            }),
-          calls: (label, count, o) =>
-            Effect.gen(function*() {
-              const request = requestOf(o)
-              const result = yield* perform(session.calls(count, request, o?.timeout ?? Duration.seconds(30)))
-              const all = "stalled" in result
-                ? [result.stalled]
-                : result.ok.map((outcome) => asAnswer(outcome, result.sentAt, result.now))
-              record(label, all)
-              yield* step(
-                "calls",
-                label,
-                `${count} × ${request.method} ${request.path} → ${Evidence.describeAll(all)} in ${
-                  result.now - result.sentAt
-                } ms`,
-                result.sentAt
-              )
-              return all
-            }),
-          wait: (duration, why) =>
-            Effect.zipRight(
-              step("wait", why, `wait ${Duration.format(Duration.decode(duration))}: ${why}`),
-              Effect.sleep(duration)
-            ),
-          simulate: (label, description, effect) =>
-            Effect.tap(effect, () =>
-              Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                marks.set(label, now)
-                return step("simulator", label, description)
-              })),
-          addStub: caseSim.addStub,
-          setFault: caseSim.setFault,
-          clearFaults: caseSim.clearFaults,
-          expireTokens: caseSim.expireTokens,
-          revokeConsent: caseSim.revokeConsent
-        }
-
-        const workload = yield* Effect.exit(c.run(context))
+        const workload = yield* Effect.exit(c.run(recorder.context))
         const journal = yield* Effect.either(caseSim.requests)
         const exitBefore = yield* session.exit
         yield* Effect.all([Scope.close(scope, Exit.void), caseSim.cleanup], { concurrency: 2, discard: true })
@@ -372,21 +314,20 @@ export const run = (
         if (early.length > 0) {
           return yield* new Adapter.AdapterError({
             reason: "Protocol",
-            detail:
-              `the adapter sent ${Evidence.plural(early.length, "request")} before its first command (adapters are ` +
-              "started ahead of their case: create the client lazily, or run with --lookahead 0)"
+            detail: `the adapter sent ${Evidence.plural(early.length, "request")} before its first command ` +
+              "(adapters are started ahead of their case: create the client lazily, or run with --lookahead 0)"
           })
         }
         const evidence: ConformanceCase.Evidence = {
           ...environment,
           env,
-          answers,
-          marks,
+          answers: recorder.answers,
+          marks: recorder.marks,
           tokenRequests,
           apiRequests,
           output,
           exit: exitBefore,
-          timeline,
+          timeline: recorder.timeline,
           startedAt
         }
         return resultOf(c, evidence, workload, ended - caseStarted)
@@ -472,20 +413,13 @@ export const run = (
       }
     }
 
-    // Results are reported in catalogue order, whatever order the cases finish in.
-    const results: Array<Report.CaseResult | undefined> = cases.map(() => undefined)
-    const reporting = yield* Effect.makeSemaphore(1)
-    const next = yield* Ref.make(0)
-    const settle = (index: number, result: Report.CaseResult) =>
-      reporting.withPermits(1)(Effect.gen(function*() {
-        results[index] = result
-        let i = yield* Ref.get(next)
-        while (i < cases.length && results[i] !== undefined) {
-          yield* options.onCaseEnd?.(results[i]!, i) ?? Effect.void
-          i++
-        }
-        yield* Ref.set(next, i)
-      }))
+    // One Deferred per case, completed when it is judged; a single reporter reports them in catalogue order,
+    // whatever order the cases finish in.
+    const results = yield* Effect.forEach(cases, () => Deferred.make<Report.CaseResult>())
+    const reporter = Effect.forEach(
+      results,
+      (result, index) => Effect.tap(Deferred.await(result), (r) => options.onCaseEnd?.(r, index) ?? Effect.void)
+    )
 
     const judge = (index: number) =>
       Effect.gen(function*() {
@@ -501,32 +435,31 @@ export const run = (
               }))
           )
         )
-        yield* settle(index, result)
+        yield* Deferred.succeed(results[index], result)
       })
 
-    const lane = yield* Effect.fork(Effect.forEach(laned, (index, position) =>
+    const lane = Effect.forEach(laned, (index, position) =>
       Effect.gen(function*() {
-        yield* prepareAhead(laned, position)
+        yield* launchAhead(laned, position)
         const scenario = cases[index].scenario!
         // One case at a time per scenario and simulator, whatever other runs share the simulator.
-        yield* scenarioLock(sim, scenario).withPermits(1)(
+        const lock = yield* scenarioLock(sim, scenario)
+        yield* lock.withPermits(1)(
           Effect.zipRight(Effect.ignore(sim.setScenarioState(scenario, "Started")), judge(index))
         )
-      }), { discard: true }))
+      }), { discard: true })
 
-    const slots = yield* Effect.makeSemaphore(concurrency)
-    const running: Array<Fiber.RuntimeFiber<void>> = [lane]
-    for (let position = 0; position < pooled.length; position++) {
-      const index = pooled[position]
-      yield* prepareAhead(pooled, position)
-      yield* slots.take(1)
-      running.push(yield* Effect.fork(Effect.ensuring(judge(index), slots.release(1))))
-    }
-    yield* Fiber.joinAll(running)
+    // The pool: `concurrency` cases at a time; each starts the adapters of the next ones as it begins.
+    const pool = Effect.forEach(
+      pooled,
+      (index, position) => Effect.zipRight(launchAhead(pooled, position), judge(index)),
+      { concurrency, discard: true }
+    )
+
+    const [all] = yield* Effect.all([reporter, lane, pool], { concurrency: "unbounded" })
 
     const ended = yield* Clock.currentTimeMillis
     const first = Option.getOrUndefined(yield* Ref.get(announced))
-    const all = results.filter((r): r is Report.CaseResult => r !== undefined)
     return {
       label: options.adapter.label,
       command: options.adapter.command,

@@ -1,13 +1,18 @@
 /**
- * The `process` runtime: a JVM running the WireMock jar of the npm package `wiremock`, spawned here and
- * killed by pid when the scope closes (the package's own wrapper script leaves an orphaned JVM).
+ * The `process` runtime: a JVM running the WireMock jar of the npm package `wiremock`, started with
+ * @effect/platform's `Command` (as the adapters are) and stopped when the scope closes — SIGTERM, then
+ * SIGKILL — or killed synchronously if Node exits first (the package's own wrapper script leaves an orphaned
+ * JVM: the jar is run directly).
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as ChildProcess from "node:child_process"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -38,46 +43,70 @@ export const defaultJava = (): string => {
 
 /** Runs `java -version` (5 s at most) and reads the major version from its output. */
 export const detectJava = (java: string): Effect.Effect<JavaInfo, string> =>
-  Effect.async<JavaInfo, string>((resume) => {
-    const child = ChildProcess.execFile(java, ["-version"], { timeout: 5_000 }, (error, stdout, stderr) => {
-      if (error !== null) {
-        const code = (error as NodeJS.ErrnoException).code
-        return resume(Effect.fail(code === "ENOENT" ? `no ${java} found` : `${java} -version failed: ${error.message}`))
-      }
-      const text = `${stderr}\n${stdout}`
-      const match = /version "([^"]+)"/.exec(text)
-      if (match === null) return resume(Effect.fail(`could not read the version printed by ${java} -version`))
-      const version = match[1]
-      const parts = version.split(/[.+-]/)
-      const major = Number(parts[0] === "1" ? parts[1] : parts[0])
-      return major >= 11
-        ? resume(Effect.succeed({ java, version, major }))
-        : resume(Effect.fail(`${java} is Java ${version}, WireMock 3 needs Java 11 or later`))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  Effect.gen(function*() {
+    const process = yield* Command.start(Command.make(java, "-version"))
+    // `java -version` prints on stderr; both streams are read so that neither pipe fills up.
+    const [stdout, stderr, code] = yield* Effect.all(
+      [text(process.stdout), text(process.stderr), process.exitCode],
+      { concurrency: "unbounded" }
+    )
+    const output = `${stderr}\n${stdout}`
+    if (code !== 0) return yield* Effect.fail(`${java} -version failed (code ${code}): ${output.trim().slice(0, 200)}`)
+    const match = /version "([^"]+)"/.exec(output)
+    if (match === null) return yield* Effect.fail(`could not read the version printed by ${java} -version`)
+    const version = match[1]
+    const parts = version.split(/[.+-]/)
+    const major = Number(parts[0] === "1" ? parts[1] : parts[0])
+    return major >= 11
+      ? { java, version, major }
+      : yield* Effect.fail(`${java} is Java ${version}, WireMock 3 needs Java 11 or later`)
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTag("SystemError", (error) =>
+      Effect.fail(error.reason === "NotFound" ? `no ${java} found` : `${java} -version failed: ${error.message}`)),
+    Effect.catchTag("BadArgument", (error) =>
+      Effect.fail(`${java} -version failed: ${error.message}`)),
+    Effect.timeoutFail({
+      duration: Duration.seconds(5),
+      onTimeout: () =>
+        `${java} -version did not answer within 5 s`
+    }),
+    Effect.provide(NodeContext.layer)
+  )
+
+const text = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+  stream.pipe(Stream.decodeText(), Stream.runFold("", (all, piece) => all + piece), Effect.orElseSucceed(() => ""))
 
 const tail = (lines: ReadonlyArray<string>) => lines.slice(-20).join("\n")
 
-const isAlive = (child: ChildProcess.ChildProcess) => child.exitCode === null && child.signalCode === null
-
-const waitForExit = (child: ChildProcess.ChildProcess, timeout: Duration.DurationInput) =>
-  Effect.async<void>((resume) => {
-    if (!isAlive(child)) return resume(Effect.void)
-    const onExit = () => resume(Effect.void)
-    child.once("exit", onExit)
-    return Effect.sync(() => child.off("exit", onExit))
-  }).pipe(Effect.interruptible, Effect.timeoutOption(timeout), Effect.map(Option.isSome))
-
-/** Sends SIGTERM to the JVM, waits 5 s for it to exit, then SIGKILL and waits 2 s more. */
-const stop = (child: ChildProcess.ChildProcess) =>
+/**
+ * Sends SIGTERM to the JVM, waits 5 s for it to exit, then SIGKILL and waits 2 s more. Run before the
+ * Command's own finalizer (which sends SIGTERM and waits without a bound), so that one finds it gone.
+ */
+const stop = (process: CommandExecutor.Process) =>
   Effect.gen(function*() {
-    if (!isAlive(child)) return
-    child.kill("SIGTERM")
-    if (yield* waitForExit(child, Duration.seconds(5))) return
-    yield* Effect.logWarning(`CriteoSimulator: the JVM (pid ${child.pid}) ignored SIGTERM; sending SIGKILL`)
-    child.kill("SIGKILL")
-    yield* waitForExit(child, Duration.seconds(2))
+    if (!(yield* process.isRunning.pipe(Effect.orElseSucceed(() => false)))) return
+    const exited = (timeout: Duration.Duration) =>
+      process.exitCode.pipe(
+        Effect.ignore,
+        Effect.interruptible,
+        Effect.timeoutOption(timeout),
+        Effect.map(Option.isSome)
+      )
+    yield* process.kill("SIGTERM").pipe(
+      Effect.ignore,
+      Effect.interruptible,
+      Effect.timeout(Duration.seconds(5)),
+      Effect.ignore
+    )
+    if (yield* exited(Duration.millis(1))) return
+    yield* Effect.logWarning(`CriteoSimulator: the JVM (pid ${process.pid}) ignored SIGTERM; sending SIGKILL`)
+    yield* process.kill("SIGKILL").pipe(
+      Effect.ignore,
+      Effect.interruptible,
+      Effect.timeout(Duration.seconds(2)),
+      Effect.ignore
+    )
   })
 
 /**
@@ -133,69 +162,60 @@ export const start = (
     const output: Array<string> = []
     const ready = yield* Deferred.make<number, SimulatorError.SimulatorStartError>()
 
-    const { child } = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => {
-          const child = ChildProcess.spawn(options.java, args, {
-            env: { ...process.env, ...options.environment },
-            stdio: ["ignore", "pipe", "pipe"]
-          })
-          // Safety net: if Node exits without closing the scope (process.exit, an uncaught exception),
-          // the JVM would outlive it. `exit` handlers must be synchronous: SIGKILL is.
-          const killOnExit = () => {
-            if (isAlive(child)) child.kill("SIGKILL")
-          }
-          process.once("exit", killOnExit)
-          return { child, killOnExit }
-        },
-        catch: (error) =>
-          new SimulatorError.SimulatorStartError({ runtime: "process", reason: `cannot spawn java: ${String(error)}` })
-      }),
-      ({ child, killOnExit }) => Effect.zipRight(Effect.sync(() => process.off("exit", killOnExit)), stop(child))
-    )
-
-    const onLine = (line: string) => {
-      output.push(line)
-      if (output.length > 200) output.shift()
-      const match = /^port:\s+(\d+)/.exec(line.trim())
-      if (match !== null) Deferred.unsafeDone(ready, Effect.succeed(Number(match[1])))
-    }
-    const lines = (stream: NodeJS.ReadableStream | null) => {
-      let buffer = ""
-      stream?.setEncoding("utf8")
-      stream?.on("data", (chunk: string) => {
-        buffer += chunk
-        let index = buffer.indexOf("\n")
-        while (index >= 0) {
-          onLine(buffer.slice(0, index))
-          buffer = buffer.slice(index + 1)
-          index = buffer.indexOf("\n")
-        }
-      })
-    }
-    lines(child.stdout)
-    lines(child.stderr)
-    child.once("error", (error) =>
-      Deferred.unsafeDone(
-        ready,
+    const process = yield* Command.make(options.java, ...args).pipe(
+      Command.env(options.environment),
+      Command.start,
+      Effect.catchAll((error) =>
         Effect.fail(
           new SimulatorError.SimulatorStartError({
             runtime: "process",
-            reason: `cannot run ${options.java}: ${error.message}`
+            reason: error._tag === "SystemError" && error.reason === "NotFound"
+              ? `cannot run ${options.java}: not found`
+              : `cannot spawn java: ${error.message}`
           })
         )
-      ))
-    child.once("exit", (code, signal) =>
-      Deferred.unsafeDone(
-        ready,
-        Effect.fail(
+      )
+    )
+    // Safety net: if Node exits without closing the scope (process.exit, an uncaught exception), the JVM
+    // would outlive it. `exit` handlers must be synchronous: SIGKILL to its process group (the Command
+    // starts it detached, in a group of its own) is.
+    const killOnExit = () => {
+      try {
+        globalThis.process.kill(-process.pid, "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => globalThis.process.once("exit", killOnExit)),
+      () => Effect.zipRight(Effect.sync(() => globalThis.process.off("exit", killOnExit)), stop(process))
+    )
+
+    const onLine = (line: string) =>
+      Effect.sync(() => {
+        output.push(line)
+        if (output.length > 200) output.shift()
+        const match = /^port:\s+(\d+)/.exec(line.trim())
+        if (match !== null) Deferred.unsafeDone(ready, Effect.succeed(Number(match[1])))
+      })
+    const read = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+      stream.pipe(Stream.decodeText(), Stream.splitLines, Stream.runForEach(onLine), Effect.ignore, Effect.forkScoped)
+    yield* read(process.stdout)
+    yield* read(process.stderr)
+    yield* process.exitCode.pipe(
+      Effect.flatMap((code) =>
+        Deferred.fail(
+          ready,
           new SimulatorError.SimulatorStartError({
             runtime: "process",
-            reason: `the JVM exited (${signal ?? `code ${code}`}) before listening`,
+            reason: `the JVM exited (code ${code}) before listening`,
             output: tail(output)
           })
         )
-      ))
+      ),
+      Effect.ignore,
+      Effect.forkScoped
+    )
 
     const port = yield* Deferred.await(ready).pipe(
       Effect.timeoutFail({
@@ -208,5 +228,5 @@ export const start = (
           })
       })
     )
-    return { port, pid: child.pid ?? -1 }
-  })
+    return { port, pid: process.pid }
+  }).pipe(Effect.provide(NodeContext.layer))

@@ -103,6 +103,50 @@ describe("Mappings", () => {
     })
   })
 
+  describe("late refusal", () => {
+    it("expired tokens refused after a random delay, above every other answer", () => {
+      const stub = Mappings.expired({ issuedAt: 0, lifetime: Duration.seconds(1), late: { lower: 0, upper: 1500 } })
+      assert.strictEqual(stub.priority, Mappings.priority.fault)
+      assert.deepStrictEqual(stub.response.delayDistribution, { type: "uniform", lower: 0, upper: 1500 })
+      assert.strictEqual(stub.response.status, 401)
+      assert.isUndefined(Mappings.expired({ issuedAt: 0, lifetime: Duration.seconds(1) }).response.delayDistribution)
+    })
+  })
+
+  describe("the code chain", () => {
+    it("the code once (Started → rotation-a), then the current generation's refresh token, rotating", () => {
+      const [code, a, b] = Mappings.codeChain({
+        code: "c",
+        redirectUri: "https://r",
+        form: { client_id: { equalTo: "me" } },
+        priority: { code: Mappings.priority.caseAnswer, refresh: Mappings.priority.caseAnswer },
+        label: "x",
+        answer: (issued, by) => ({ status: 200, body: `${by}->${issued}` })
+      })
+      assert.deepStrictEqual(
+        [code, a, b].map((s) => [s.requiredScenarioState, s.newScenarioState, s.response.body, s.scenarioName]),
+        [
+          ["Started", "rotation-a", "code->a", "authorization"],
+          ["rotation-a", "rotation-b", "refresh->b", "authorization"],
+          ["rotation-b", "rotation-a", "refresh->a", "authorization"]
+        ]
+      )
+      assert.deepStrictEqual(code.request.formParameters, {
+        client_id: { equalTo: "me" },
+        grant_type: { equalTo: "authorization_code" },
+        code: { equalTo: "c" },
+        redirect_uri: { equalTo: "https://r" }
+      })
+      assert.deepStrictEqual(b.request.formParameters!["refresh_token"], { matches: "rt\\.b\\.[a-z0-9]{40}" })
+      assert.strictEqual(a.priority, Mappings.priority.caseAnswer)
+      assert.isTrue(code.name.endsWith("(x)"))
+      // the fixtures' chain: grants below the refusals, the code before client_credentials' row
+      const [fixtureCode, fixtureA] = Mappings.codeChain({ code: "c", redirectUri: "r", answer: () => ({}) })
+      assert.strictEqual(fixtureCode.priority, Mappings.priority.codeGrant)
+      assert.strictEqual(fixtureA.priority, Mappings.priority.grant)
+    })
+  })
+
   describe("consent", () => {
     it("revoked: 403 on the API and invalid_grant on refresh, now or in a scenario, narrowed to one consent", () => {
       const [api, token] = Mappings.consentRevoked({ label: "x" })

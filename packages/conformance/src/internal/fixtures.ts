@@ -183,22 +183,17 @@ const form = Mappings.tokenForm
 const grant = (type: string) => ({ grant_type: { equalTo: type } })
 const formContentType = "Content-Type must be application/x-www-form-urlencoded"
 
-/** The demo consent's refresh token chain: each generation accepted in its state, answering the other. */
-const rotation = (generation: "a" | "b", id: string): Mappings.Mapping => {
-  const next = generation === "a" ? "b" : "a"
-  return {
-    ...tokenStub(
-      id,
-      `token: refresh_token, current generation ${generation}`,
-      Mappings.priority.grant,
-      form({ ...grant("refresh_token"), refresh_token: { matches: `rt\\.${generation}\\.[a-z0-9]{40}` } }),
-      { file: `token/refresh-to-${next}.json` }
-    ),
-    scenarioName: "authorization",
-    requiredScenarioState: `rotation-${generation}`,
-    newScenarioState: `rotation-${next}`
-  }
-}
+/** The demo consent's chain: the code once, then the refresh tokens rotating (token bodies from `__files/token`). */
+const [codeExchange, refreshA, refreshB] = Mappings.codeChain({
+  code: demoCode,
+  redirectUri: demo.redirectUri,
+  answer: (issued, by) => ({
+    status: 200,
+    headers: Mappings.tokenHeaders,
+    bodyFileName: by === "code" ? "token/authorization-code.json" : `token/refresh-to-${issued}.json`,
+    transformers: Mappings.templated
+  })
+})
 
 /**
  * `fixtures/mappings/token-endpoint.json`.
@@ -284,22 +279,7 @@ export const tokenStubs: ReadonlyArray<Mappings.Mapping> = [
     form(grant("client_credentials")),
     { file: "token/client-credentials.json" }
   ),
-  {
-    ...tokenStub(
-      "f360741b-99e3-5ad0-844e-dbaa6ecd2a9b",
-      "token: authorization_code, first use of the code",
-      Mappings.priority.codeGrant,
-      form({
-        ...grant("authorization_code"),
-        code: { equalTo: demoCode },
-        redirect_uri: { equalTo: demo.redirectUri }
-      }),
-      { file: "token/authorization-code.json" }
-    ),
-    scenarioName: "authorization",
-    requiredScenarioState: "Started",
-    newScenarioState: "rotation-a"
-  },
+  { id: "f360741b-99e3-5ad0-844e-dbaa6ecd2a9b", ...codeExchange },
   tokenStub(
     "6708ba76-bf9f-5669-a473-c7c70331cecc",
     "token: authorization_code, redirect_uri mismatch",
@@ -329,8 +309,8 @@ export const tokenStubs: ReadonlyArray<Mappings.Mapping> = [
     id: "5b7f6354-0ed3-5053-a2e2-6c0fd5b01c1a",
     ...Mappings.consentRevoked({ label: "scenario consent = revoked", scenario: "consent" })[1]
   },
-  rotation("a", "16a9e399-0998-5f0f-94b4-dd89f93a8637"),
-  rotation("b", "81e1d631-13e0-51a2-a6d8-f76a7dafce35"),
+  { id: "16a9e399-0998-5f0f-94b4-dd89f93a8637", ...refreshA },
+  { id: "81e1d631-13e0-51a2-a6d8-f76a7dafce35", ...refreshB },
   tokenStub(
     "441119c0-8a8e-5123-a4a5-d8318bba7bd5",
     "token: refresh_token unknown, expired or already rotated",

@@ -77,6 +77,8 @@ export type ResponseDefinition = {
   readonly bodyFileName?: string
   readonly fault?: Fault.NetworkFault
   readonly fixedDelayMilliseconds?: number
+  /** A random delay, in milliseconds, drawn uniformly between `lower` and `upper`. */
+  readonly delayDistribution?: { readonly type: "uniform"; readonly lower: number; readonly upper: number }
   readonly transformers?: ReadonlyArray<string>
 }
 
@@ -648,16 +650,27 @@ export const tokenAnswer = (
  * @category mappings
  */
 export const expired = (
-  cutoff: "now" | { readonly issuedAt: number; readonly lifetime: Duration.Duration }
+  cutoff: "now" | {
+    readonly issuedAt: number
+    readonly lifetime: Duration.Duration
+    /**
+     * Each 401 answered after a delay drawn uniformly in this range (ms): a late refusal, at the fault
+     * priority, so that it wins over the fixtures' immediate refusal of a token already past its instant.
+     */
+    readonly late?: { readonly lower: number; readonly upper: number } | undefined
+  }
 ): Mapping => {
   const before = cutoff === "now"
     ? "now"
     : DateTime.formatIso(DateTime.unsafeMake(cutoff.issuedAt + Duration.toMillis(cutoff.lifetime) + 1))
+  const late = cutoff === "now" ? undefined : cutoff.late
   return {
     name: cutoff === "now"
       ? "api: expired token (its expiry instant is past)"
-      : `api: token issued before ${DateTime.formatIso(DateTime.unsafeMake(cutoff.issuedAt))} (expireTokens)`,
-    priority: priority.tokenExpired,
+      : `api: token issued before ${DateTime.formatIso(DateTime.unsafeMake(cutoff.issuedAt))} (${
+        late === undefined ? "expireTokens" : `refused after ${late.lower}-${late.upper} ms`
+      })`,
+    priority: late === undefined ? priority.tokenExpired : priority.fault,
     request: {
       method: "ANY",
       urlPathPattern: apiPathPattern,
@@ -672,10 +685,69 @@ export const expired = (
         code: "authorization-token-expired",
         title: "The authorization token has expired",
         detail: "Generate a new token to continue"
-      })
+      }),
+      ...(late === undefined ? {} : { delayDistribution: { type: "uniform", ...late } })
     },
     metadata: { target: "api" }
   }
+}
+
+/**
+ * The demo consent's chain (scenario `authorization`): the code `code` with `redirectUri` works once and
+ * moves the scenario to `rotation-a`; then only the current generation's refresh token (`rt.a.*` in
+ * `rotation-a`, `rt.b.*` in `rotation-b`) is accepted, and each refresh moves to the other generation, so a
+ * rotated refresh token is refused (by the fixtures' fallbacks). `answer(issued, by)` is the token response
+ * issuing generation `issued`; `form` narrows the chain (e.g. to one client). Returns the code exchange and
+ * the refreshes of generations a and b.
+ *
+ * @since 0.2.0
+ * @category mappings
+ */
+export const codeChain = (options: {
+  readonly code: string
+  readonly redirectUri: string
+  readonly answer: (issued: "a" | "b", by: "code" | "refresh") => ResponseDefinition
+  readonly form?: Readonly<Record<string, ValuePattern>> | undefined
+  readonly priority?: { readonly code: number; readonly refresh: number } | undefined
+  readonly label?: string | undefined
+}): readonly [code: Mapping, refreshA: Mapping, refreshB: Mapping] => {
+  const suffix = options.label === undefined ? "" : ` (${options.label})`
+  const refresh = (generation: "a" | "b"): Mapping => {
+    const next = generation === "a" ? "b" : "a"
+    return {
+      name: `token: refresh_token, current generation ${generation}${suffix}`,
+      priority: options.priority?.refresh ?? priority.grant,
+      request: tokenForm({
+        ...options.form,
+        grant_type: { equalTo: "refresh_token" },
+        refresh_token: { matches: `rt\\.${generation}\\.[a-z0-9]{40}` }
+      }),
+      response: options.answer(next, "refresh"),
+      metadata: { target: "token" },
+      scenarioName: "authorization",
+      requiredScenarioState: `rotation-${generation}`,
+      newScenarioState: `rotation-${next}`
+    }
+  }
+  return [
+    {
+      name: `token: authorization_code, first use of the code${suffix}`,
+      priority: options.priority?.code ?? priority.codeGrant,
+      request: tokenForm({
+        ...options.form,
+        grant_type: { equalTo: "authorization_code" },
+        code: { equalTo: options.code },
+        redirect_uri: { equalTo: options.redirectUri }
+      }),
+      response: options.answer("a", "code"),
+      metadata: { target: "token" },
+      scenarioName: "authorization",
+      requiredScenarioState: "Started",
+      newScenarioState: "rotation-a"
+    },
+    refresh("a"),
+    refresh("b")
+  ]
 }
 
 /**

@@ -6,7 +6,7 @@ import * as CriteoSimulator from "../../CriteoSimulator.js"
 import type * as Journal from "../../Journal.js"
 import * as SimulatorError from "../../SimulatorError.js"
 import * as Evidence from "../evidence.js"
-import * as Stubs from "../stubs.js"
+import * as Mappings from "../mappings.js"
 import * as Refused from "./common/refused.js"
 
 const group = "authorization code" as const
@@ -37,63 +37,27 @@ const shortLifetime = 2
  * The consent chain of the fixtures (scenario `authorization`: the code once, then refresh tokens rotating between
  * generations a and b), for this case's client only, with tokens of `shortLifetime` seconds.
  */
-const shortLivedChain = (ctx: ConformanceCase.Context) => {
-  const answer = (generation: "a" | "b") => ({
-    status: 200,
-    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
-    body: Stubs.tokenBody({
-      access_token: Stubs.token,
-      token_type: "Bearer",
-      expires_in: shortLifetime,
-      refresh_token: `rt.${generation}.{{randomValue length=40 type='ALPHANUMERIC'}}`
-    }, shortLifetime),
-    transformers: ["response-template"]
-  })
-  const client = {
-    client_id: { equalTo: ctx.clientId },
-    client_secret: { equalTo: ctx.clientSecret }
-  }
-  const stub = (name: string, form: Record<string, unknown>, from: string, to: "a" | "b") =>
-    ctx.addStub({
-      name: `token: ${name}, ${shortLifetime} s tokens (authorization-code.refresh-on-expiry)`,
-      priority: Stubs.casePriority,
-      scenarioName: "authorization",
-      requiredScenarioState: from,
-      newScenarioState: `rotation-${to}`,
-      request: { method: "POST", urlPath: "/oauth2/token", formParameters: { ...client, ...form } },
-      response: answer(to)
-    })
-  return Effect.all([
-    stub(
-      "the code, first use",
-      {
-        grant_type: { equalTo: "authorization_code" },
-        code: { equalTo: demoCode },
-        redirect_uri: { equalTo: demo.redirectUri }
-      },
-      "Started",
-      "a"
-    ),
-    stub(
-      "refresh, generation a",
-      {
-        grant_type: { equalTo: "refresh_token" },
-        refresh_token: { matches: "rt\\.a\\.[a-z0-9]{40}" }
-      },
-      "rotation-a",
-      "b"
-    ),
-    stub(
-      "refresh, generation b",
-      {
-        grant_type: { equalTo: "refresh_token" },
-        refresh_token: { matches: "rt\\.b\\.[a-z0-9]{40}" }
-      },
-      "rotation-b",
-      "a"
-    )
-  ], { discard: true })
-}
+const shortLivedChain = (ctx: ConformanceCase.Context) =>
+  Effect.forEach(
+    Mappings.codeChain({
+      code: demoCode,
+      redirectUri: demo.redirectUri,
+      form: { client_id: { equalTo: ctx.clientId }, client_secret: { equalTo: ctx.clientSecret } },
+      priority: { code: Mappings.priority.caseAnswer, refresh: Mappings.priority.caseAnswer },
+      label: `${shortLifetime} s tokens, authorization-code.refresh-on-expiry`,
+      answer: (issued) => ({
+        status: 200,
+        headers: Mappings.tokenHeaders,
+        body: Mappings.tokenResponseBody({
+          lifetime: shortLifetime,
+          refreshToken: Mappings.refreshToken(`rt.${issued}`)
+        }),
+        transformers: Mappings.templated
+      })
+    }),
+    (mapping) => ctx.addStub(mapping),
+    { discard: true }
+  )
 
 /** Three calls, each after every token issued so far has been refused, so that the client refreshes. */
 const threeRefreshes = (ctx: ConformanceCase.Context) =>

@@ -6,6 +6,7 @@ import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
 import type * as Journal from "../../Journal.js"
 import * as Evidence from "../evidence.js"
+import * as Mappings from "../mappings.js"
 import * as Stubs from "../stubs.js"
 import { criteoLifetime, singleFlight } from "./common/requirements.js"
 
@@ -40,28 +41,10 @@ const steadyTraffic = (ctx: ConformanceCase.Context) =>
  * answered after a delay drawn uniformly between `lower` and `upper` ms.
  */
 const refuseIssuedTokens = (ctx: ConformanceCase.Context, delay: { readonly lower: number; readonly upper: number }) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    ctx.addStub({
-      name: `api: tokens issued so far refused, late (case ${ctx.clientId})`,
-      priority: 1,
-      request: {
-        method: "ANY",
-        urlPathPattern: "/[0-9]{4}-[0-9]{2}/.+",
-        headers: {
-          Authorization: {
-            before: new Date(now + Duration.toMillis(ctx.sim.tokenLifetime) + 1).toISOString(),
-            actualFormat: "'Bearer sim.'yyyyMMdd'T'HHmmss.SSSSSSSSSX"
-          }
-        }
-      },
-      response: {
-        status: 401,
-        headers: { "Content-Type": "application/json; charset=utf-8" },
-        body: Stubs.criteoError("authorization-token-expired", "The authorization token has expired"),
-        delayDistribution: { type: "uniform", ...delay },
-        transformers: ["response-template"]
-      }
-    }))
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (issuedAt) => ctx.addStub(Mappings.expired({ issuedAt, lifetime: ctx.sim.tokenLifetime, late: delay }))
+  )
 
 /** How long after its token's expiry a request was sent, in ms. */
 const lateBy = (request: Journal.ApiRequest) =>

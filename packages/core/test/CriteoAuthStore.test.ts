@@ -186,6 +186,91 @@ describe("CriteoAuth on a TokenStore", () => {
     60_000
   )
 
+  it.scoped(
+    "a refused compare-and-set, then two rotations with the store down: one unbroken chain, 0 invalid_grant",
+    () =>
+      Effect.gen(function*() {
+        // a server that revokes each refresh token once used (as Criteo does)
+        let latest = 0
+        const refused: Array<string> = []
+        const fake = yield* makeFakeCriteo({
+          refreshTokens: true,
+          tokenReply: (n, request) => {
+            if (request.form.get("grant_type") === "refresh_token") {
+              const sent = request.form.get("refresh_token")!
+              if (sent !== `refresh-${latest}`) {
+                refused.push(sent)
+                return { status: 400, body: { error: "invalid_grant" } }
+              }
+            }
+            latest = n
+            return undefined
+          }
+        })
+        const memory = yield* TokenStore.makeMemory
+        // the store's writes fail while `casDown`; every operation fails while `allDown`
+        const outage = { casDown: false, allDown: false }
+        const unreachable = (operation: string) =>
+          Effect.fail(new TokenStore.TokenStoreError({ store: "flaky", operation, key: "k", reason: "unreachable" }))
+        const guard = <A>(operation: string, effect: Effect.Effect<A, TokenStore.TokenStoreError>) =>
+          Effect.suspend(() => outage.allDown ? unreachable(operation) : effect)
+        const flaky: TokenStore.Service = {
+          name: "flaky",
+          get: (key) => guard("get", memory.get(key)),
+          compareAndSet: (key, version, write) =>
+            Effect.suspend(() =>
+              outage.casDown
+                ? unreachable("compareAndSet")
+                : guard("compareAndSet", memory.compareAndSet(key, version, write))
+            ),
+          invalidate: (key, fingerprint) => guard("invalidate", memory.invalidate(key, fingerprint)),
+          acquireLease: (key, ttl) => guard("acquireLease", memory.acquireLease(key, ttl)),
+          releaseLease: (lease) => guard("releaseLease", memory.releaseLease(lease)),
+          awaitChange: (key, version, timeout) => guard("awaitChange", memory.awaitChange(key, version, timeout)),
+          remove: (key) => guard("remove", memory.remove(key))
+        }
+        const storedRefreshToken = Effect.map(
+          memory.get("account-3"),
+          (entry) => Redacted.value(Option.getOrThrow(entry).refreshToken!)
+        )
+        const provider = CriteoAuth.make({ grant: codeGrant, tokenStore: flaky, storeKey: "account-3" }).pipe(
+          Effect.provide(fake.layer)
+        )
+        const a = yield* provider
+        yield* a.token
+        assert.strictEqual(yield* storedRefreshToken, "refresh-1")
+
+        // 1. the store refuses the write of a rotation: the token is served, refresh-2 is not stored
+        outage.casDown = true
+        yield* a.refresh
+        assert.strictEqual(yield* storedRefreshToken, "refresh-1")
+        outage.casDown = false
+        // it is written back, and the next refresh exchanges it (not refresh-1: invalid_grant)
+        yield* a.refresh
+        assert.strictEqual(yield* storedRefreshToken, "refresh-3")
+
+        // 2. the whole store down for two rotations: the provider rotates alone (refresh-3, then refresh-4)
+        outage.allDown = true
+        yield* a.refresh
+        yield* a.refresh
+        outage.allDown = false
+        assert.strictEqual(yield* storedRefreshToken, "refresh-3")
+        // back: another provider on the store is served the refresh token the outage rotated to
+        yield* a.refresh
+        assert.strictEqual(yield* storedRefreshToken, "refresh-6")
+        const b = yield* provider
+        const requestsBefore = (yield* fake.requests).length
+        yield* b.token
+        assert.strictEqual((yield* fake.requests).length, requestsBefore, "a's fresh token, from the store")
+        yield* b.refresh
+        assert.strictEqual(yield* storedRefreshToken, "refresh-7")
+
+        assert.deepStrictEqual(refused, [])
+        const sent = (yield* fake.requests).slice(1).map((request) => request.form.get("refresh_token"))
+        assert.deepStrictEqual(sent, ["refresh-1", "refresh-2", "refresh-3", "refresh-4", "refresh-5", "refresh-6"])
+      })
+  )
+
   it.scoped("a refresh token already in the store supersedes the grant's (a consent connected elsewhere)", () =>
     Effect.gen(function*() {
       const fake = yield* makeFakeCriteo({ refreshTokens: true })

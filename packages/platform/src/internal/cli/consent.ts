@@ -28,6 +28,16 @@ import * as Settings from "./settings.js"
 /** How long the command waits for the redirect by default (pasted, or on the listener). */
 export const defaultWait = Duration.minutes(15)
 
+/**
+ * Stops reading stdin: closing the readline interface leaves the stream flowing, and an open terminal
+ * or pipe then keeps the process alive after the command succeeded (the runtime exits by itself on 0).
+ */
+const releaseStdin = (lines: Readline.Interface) => {
+  lines.close()
+  process.stdin.pause()
+  if ("unref" in process.stdin && typeof process.stdin.unref === "function") process.stdin.unref()
+}
+
 /** The first line of stdin, or none at its end. */
 const readLine = Effect.async<Option.Option<string>>((resume) => {
   const lines = Readline.createInterface({ input: process.stdin, terminal: false })
@@ -35,14 +45,14 @@ const readLine = Effect.async<Option.Option<string>>((resume) => {
   const finish = (value: Option.Option<string>) => {
     if (done) return
     done = true
-    lines.close()
+    releaseStdin(lines)
     resume(Effect.succeed(value))
   }
   lines.once("line", (line) => finish(Option.some(line)))
   lines.once("close", () => finish(Option.none()))
   return Effect.sync(() => {
     done = true
-    lines.close()
+    releaseStdin(lines)
   })
 })
 

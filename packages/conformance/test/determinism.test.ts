@@ -2,8 +2,8 @@
  * The kit's verdicts are stable: each broken client, run 5 times in a row through the cases meant to catch
  * it, gets the same verdict every time — the one its defect deserves (FAIL for a MUST, WARN for a SHOULD).
  * A flaky case (a defect caught in 2 runs out of 9 was seen) fails here, naming the case and its verdicts
- * run by run. Only the cases meant for each mode run, modes three at a time on one simulator, so the five
- * rounds cost about five passes of broken.test's per-mode test.
+ * run by run. Only the cases meant for each mode run, modes three at a time on one simulator, the mode of
+ * the default-timeout case first (it hangs 125 s per run): about ten minutes in all (629 s measured).
  *
  * `DETERMINISM_RUNS` (default 5) and `DETERMINISM_MODES` (comma-separated, default every mode) narrow it
  * for a local check of one mode: `DETERMINISM_MODES=no-margin pnpm vitest run test/determinism.test.ts`.

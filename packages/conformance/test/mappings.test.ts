@@ -252,6 +252,15 @@ describe("Mappings", () => {
       )
     })
 
+    it("no stub priority is written as a bare number outside the table", () => {
+      const src = Path.resolve(import.meta.dirname, "../src")
+      const files = (Fs.readdirSync(src, { recursive: true }) as Array<string>).filter((f) => f.endsWith(".ts"))
+      const bare = files.filter((file) =>
+        !file.endsWith("mappings.ts") && /priority:\s*[0-9]/.test(Fs.readFileSync(Path.join(src, file), "utf8"))
+      )
+      assert.deepStrictEqual(bare, [], "use a row of Mappings.priority (internal/mappings.ts)")
+    })
+
     it("every mapping file of the fixtures is generated, and every priority in them is a row of the table", () => {
       const generated = new Set(Fixtures.files.map(([path]) => path))
       const rows = new Set<number>(Object.values(Mappings.priority))

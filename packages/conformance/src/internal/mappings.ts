@@ -115,6 +115,11 @@ export type Mapping = {
 export const priority = {
   /** `setFault`: a fault replaces every answer of its target. */
   fault: 1,
+  /**
+   * A case's answer that replaces every other one for its requests, its own answers included (a redirect of
+   * the token endpoint or the API, the API's answer for one given token).
+   */
+  caseOverride: 1,
   /** A case's own answers (`stubs.tokenAnswer`, a case's API stubs): above every refusal of the fixtures. */
   caseAnswer: 2,
   /** API: a decommissioned version is 410 whatever the token. */

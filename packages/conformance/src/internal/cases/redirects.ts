@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as CriteoSimulator from "../../CriteoSimulator.js"
 import * as Evidence from "../evidence.js"
+import * as Mappings from "../mappings.js"
 import * as Stubs from "../stubs.js"
 
 const group = "redirects" as const
@@ -31,7 +32,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         const origin = new URL(ctx.baseUrl)
         yield* ctx.addStub({
           name: "token: 307 to another origin (redirect.token-endpoint)",
-          priority: 1,
+          priority: Mappings.priority.caseOverride,
           request: {
             method: "POST",
             urlPath: "/oauth2/token",
@@ -86,7 +87,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         const origin = new URL(ctx.baseUrl)
         yield* ctx.addStub({
           name: "api: 302 to another origin (redirect.api)",
-          priority: 1,
+          priority: Mappings.priority.caseOverride,
           request: {
             method: "ANY",
             urlPathPattern: "/[0-9]{4}-[0-9]{2}/.+",

@@ -5,6 +5,7 @@ import * as Redacted from "effect/Redacted"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as Fault from "../../Fault.js"
 import * as Evidence from "../evidence.js"
+import * as Mappings from "../mappings.js"
 import * as Stubs from "../stubs.js"
 
 const group = "token responses" as const
@@ -356,7 +357,7 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
         })
         yield* ctx.addStub({
           name: "api: the large token of response.large-token",
-          priority: 1,
+          priority: Mappings.priority.caseOverride,
           request: {
             method: "GET",
             urlPathPattern: "/[0-9]{4}-[0-9]{2}/advertisers/me",

@@ -146,6 +146,43 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assertClean(afterCorruption, [issued.accessToken, client.clientSecret])
       }))
 
+    it.effect("the token cache: a file of another client, a file others can read: a warning, no crash, no secret", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const [a, b] = [yield* fake.register(), yield* fake.register()]
+        const cache = tempDir()
+        const envA = envFor(fake, a, { XDG_CACHE_HOME: cache })
+        const envB = envFor(fake, b, { XDG_CACHE_HOME: cache })
+        const directory = path.join(cache, "criteo-auth")
+        const entries = () => fs.readdirSync(directory).filter((name) => name.endsWith(".json"))
+        assert.strictEqual((yield* Cli.run(["token"], envA)).code, 0)
+        const [fileA] = entries()
+        assert.strictEqual((yield* Cli.run(["token"], envB)).code, 0)
+        const [fileB] = entries().filter((name) => name !== fileA)
+        const secrets = () =>
+          Effect.map(
+            Effect.zip(fake.issued(a.clientId), fake.issued(b.clientId)),
+            ([x, y]) => [a.clientSecret, b.clientSecret, ...[...x, ...y].map((i) => i.accessToken)]
+          )
+        // a's file where b's belongs: it does not decrypt for b (another secret, another key)
+        fs.copyFileSync(path.join(directory, fileA), path.join(directory, fileB))
+        const foreign = yield* Cli.run(["token"], envB)
+        assert.strictEqual(foreign.code, 0, foreign.stderr)
+        assert.match(foreign.stderr, /ignoring .*: it does not decrypt with this secret/)
+        assert.strictEqual((yield* fake.issued(b.clientId)).length, 2)
+        assertClean(foreign, yield* secrets())
+        // b's file readable by others: ignored (and replaced by a 0600 one)
+        fs.chmodSync(path.join(directory, fileB), 0o644)
+        const loose = yield* Cli.run(["token"], envB)
+        assert.strictEqual(loose.code, 0, loose.stderr)
+        assert.match(loose.stderr, /ignoring .*: its permissions are 644/)
+        assert.strictEqual((yield* fake.issued(b.clientId)).length, 3)
+        assert.strictEqual(fs.statSync(path.join(directory, fileB)).mode & 0o777, 0o600)
+        assertClean(loose, yield* secrets())
+        // a's own entry was never touched
+        assert.strictEqual((yield* fake.issued(a.clientId)).length, 1)
+      }))
+
     it.effect("--raw prints the token alone", () =>
       Effect.gen(function*() {
         const fake = yield* FakeCriteo.FakeCriteo

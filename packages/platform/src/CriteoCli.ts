@@ -1,7 +1,9 @@
 /**
  * The `criteo-auth` command-line tool: `criteo-auth token` obtains a token with the configured
- * credentials, `criteo-auth request METHOD PATH` makes an authenticated API call. Settings come from
- * the `CRITEO_*` environment variables (see `CriteoConfig`), and flags override them.
+ * credentials, `criteo-auth request METHOD PATH` makes an authenticated API call, and
+ * `criteo-auth consent --account NAME` connects an account of an authorization_code app (the redirect
+ * pasted, or taken on a loopback listener with `--listen`). Settings come from the `CRITEO_*`
+ * environment variables (see `CriteoConfig`), and flags override them.
  *
  * Expected failures print one sentence on stderr and end with the exit code of their category (see
  * `ExitCode`). Nothing printed contains the client secret, the authorization code, a refresh token or
@@ -354,7 +356,10 @@ const rootCommand = Command.make(
   "criteo-auth",
   {},
   () =>
-    Failure.usage("Missing command: use criteo-auth token or criteo-auth request METHOD PATH (see criteo-auth --help)")
+    Failure.usage(
+      "Missing command: use criteo-auth token, criteo-auth request METHOD PATH or criteo-auth consent --account NAME " +
+        "(see criteo-auth --help)"
+    )
 ).pipe(
   Command.withDescription(
     HelpDoc.blocks([

@@ -25,7 +25,11 @@ import * as Report from "./report.js"
 import { openCache, storeKey } from "./session.js"
 import * as Settings from "./settings.js"
 
-/** How long the command waits for the redirect by default (pasted, or on the listener). */
+/**
+ * How long the command waits for the redirect by default (pasted, or on the listener).
+ *
+ * @internal
+ */
 export const defaultWait = Duration.minutes(15)
 
 /**

@@ -9,6 +9,10 @@
  * (`criteo-conformance run --cases <id>`). Cases that use a scenario every client shares run one at
  * a time (`scenario`).
  *
+ * A case has a level (`MUST` or `SHOULD`), preconditions (what must have happened for its point to be
+ * reached: one not met makes it `BLOCKED`, never a pass) and needs (its grant, configurable timeouts, API
+ * paths: an adapter that does not claim them gets `N/A`). The README's "Adding a case" has a template.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"

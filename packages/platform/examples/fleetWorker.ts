@@ -5,7 +5,8 @@
  * docker/compose.yaml runs it as the scalable `worker` service.
  */
 import { CriteoHttpClient, TokenStore } from "@criteo-auth/core"
-import { CriteoConfig, CriteoNode, CriteoRedisStore } from "@criteo-auth/platform"
+import { CriteoConfig, CriteoNode } from "@criteo-auth/platform"
+import * as CriteoRedisStore from "@criteo-auth/platform/CriteoRedisStore"
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Schedule, Schema } from "effect"

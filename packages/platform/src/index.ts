@@ -23,7 +23,5 @@ export * as CriteoNode from "./CriteoNode.js"
  */
 export * as CriteoFileStore from "./CriteoFileStore.js"
 
-/**
- * @since 0.2.0
- */
-export * as CriteoRedisStore from "./CriteoRedisStore.js"
+// CriteoRedisStore is not exported from the root, so that importing the layers never loads `ioredis` (an
+// optional peer dependency): import it from "@criteo-auth/platform/CriteoRedisStore".

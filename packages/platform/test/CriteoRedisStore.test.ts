@@ -6,7 +6,7 @@
  */
 import * as AccessToken from "@criteo-auth/core/AccessToken"
 import * as TokenStore from "@criteo-auth/core/TokenStore"
-import { CriteoRedisStore } from "@criteo-auth/platform"
+import * as CriteoRedisStore from "@criteo-auth/platform/CriteoRedisStore"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"

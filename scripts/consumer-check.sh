@@ -132,7 +132,7 @@ const size = (dir) => Fs.readdirSync(dir, { withFileTypes: true }).reduce((total
 const bytes = size(Path.join(consumer, "node_modules"))
 console.log(`    library install: ${installed.length} packages, ${(bytes / 1e6).toFixed(1)} MB on disk, ` +
   `${seconds} s, install scripts: ${scripts.length === 0 ? "none" : scripts.join(", ")}`)
-const cli = ["@effect/cli", "@effect/printer", "@effect/printer-ansi", "testcontainers"]
+const cli = ["@effect/cli", "@effect/printer", "@effect/printer-ansi", "testcontainers", "ioredis"]
   .filter((name) => lock.packages[`node_modules/${name}`] !== undefined)
 if (cli.length > 0) {
   console.error(`consumer-check: the library alone installed ${cli.join(", ")}`)
@@ -149,17 +149,18 @@ set -e
   fail "criteo-auth without @effect/cli: exit ${code}: ${message}"
 
 # --- 4. the tools, and the TypeScript consumer ----------------------------------------------------------
-# The CLI's optional peers as platform's README says to install them, the conformance kit, and the compiler.
+# The CLI's optional peers as platform's README says to install them (and ioredis, the Redis store's), the
+# conformance kit, and the compiler.
 peer_range() { node -p "require(process.argv[1]).peerDependencies[process.argv[2]]" "${repo}/packages/platform/package.json" "$1"; }
 typescript="$(node -p "require(process.argv[1]).version" "${repo}/node_modules/typescript/package.json")"
 types_node="$(node -p "require(process.argv[1]).version" "${repo}/node_modules/@types/node/package.json")"
 # With skipLibCheck false the compiler also checks Effect's own declarations: @effect/platform's need the DOM
 # library (Transferable, Storage) and @effect/platform-node's need @types/ws, whatever the consumer imports.
-step "npm install conformance, the CLI's peers, typescript@${typescript}, @types/node@${types_node}, @types/ws"
+step "npm install conformance, the CLI's peers, ioredis, typescript@${typescript}, @types/node@${types_node}, @types/ws"
 install_started=${SECONDS}
 (cd "${consumer}" && npm install --loglevel=error "${tarball[@]}" \
   "@effect/cli@$(peer_range @effect/cli)" "@effect/printer@$(peer_range @effect/printer)" \
-  "@effect/printer-ansi@$(peer_range @effect/printer-ansi)" \
+  "@effect/printer-ansi@$(peer_range @effect/printer-ansi)" "ioredis@$(peer_range ioredis)" \
   "typescript@${typescript}" "@types/node@${types_node}" "@types/ws@^8.18.2" > "${work}/npm-install.log" 2>&1) ||
   { cat "${work}/npm-install.log" >&2; fail "npm install of the tools"; }
 echo "    ($((SECONDS - install_started)) s)"

@@ -106,8 +106,14 @@ let inflight
 let refreshToken = env.grantType === "refresh_token" ? env.refreshToken : undefined
 let codeSpent = false
 
+// client-credentials-only: implements only client_credentials, claims only that grant in its `ready` line (the kit
+// reports the other grants' cases N/A), and refuses to be configured with another, as such a client would.
+// ignores-grant-type: the same client claiming every grant: it silently uses client_credentials whatever it is told.
 const grantForm = () => {
-  const grant = is("client-credentials-only") ? "client_credentials" : env.grantType
+  if (is("client-credentials-only") && env.grantType !== "client_credentials") {
+    throw new ClientError("UnsupportedGrantType", `only client_credentials is supported, not ${env.grantType}`)
+  }
+  const grant = is("ignores-grant-type") ? "client_credentials" : env.grantType
   const form = []
   if (grant === "authorization_code" && (refreshToken === undefined || is("replays-code"))) {
     if (codeSpent && !is("replays-code") && !is("retries-forever")) {
@@ -332,4 +338,9 @@ const call = async (method, path, body) => {
   return decoded === undefined ? { status: response.status } : { status: response.status, body: decoded }
 }
 
-serve({ name: `broken:${mode}`, version: "1.0.0", call })
+serve({
+  name: `broken:${mode}`,
+  version: "1.0.0",
+  call,
+  capabilities: is("client-credentials-only") ? { grants: ["client_credentials"] } : undefined
+})

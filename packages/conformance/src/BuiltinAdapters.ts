@@ -37,15 +37,34 @@ export interface BrokenMode {
   readonly description: string
   /** The cases written to catch this mistake. */
   readonly catches: ReadonlyArray<string>
+  /**
+   * The cases this client does not claim to support (its `ready` line's capabilities): they must be `N/A`.
+   *
+   * @since 0.2.0
+   */
+  readonly notApplicable: ReadonlyArray<string>
+  /**
+   * Cases this client must pass (for a mode that is not a defect, e.g. a client_credentials-only client).
+   *
+   * @since 0.2.0
+   */
+  readonly passes: ReadonlyArray<string>
 }
 
 const BrokenModes = Schema.Record({
   key: Schema.String,
-  value: Schema.Struct({ description: Schema.String, catches: Schema.Array(Schema.String) })
+  value: Schema.Struct({
+    description: Schema.String,
+    catches: Schema.Array(Schema.String),
+    notApplicable: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    passes: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+  })
 })
 
 /**
- * The modes of `broken.mjs`, from `adapters/broken-modes.json`. `none` is the well-behaved baseline.
+ * The modes of `broken.mjs`, from `adapters/broken-modes.json`. `none` is the well-behaved baseline;
+ * `client-credentials-only` is not a defect either: it claims only the client_credentials grant, and the
+ * cases of the other grants must be `N/A` for it (`notApplicable`).
  *
  * @since 0.1.0
  * @category broken
@@ -54,7 +73,13 @@ export const brokenModes: ReadonlyArray<BrokenMode> = Object.entries(
   Schema.decodeUnknownSync(BrokenModes)(
     JSON.parse(Fs.readFileSync(Path.join(adaptersDir, "broken-modes.json"), "utf8"))
   )
-).map(([mode, { catches, description }]) => ({ mode, description, catches }))
+).map(([mode, { catches, description, notApplicable, passes }]) => ({
+  mode,
+  description,
+  catches,
+  notApplicable,
+  passes
+}))
 
 /**
  * A shipped adapter.

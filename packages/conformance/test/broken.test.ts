@@ -1,9 +1,10 @@
 /**
  * The deliberately broken clients: the baseline (`broken:none`) passes the whole catalogue, and every
  * other mode is caught — FAIL or WARN, by the case's grade — by each case meant for it. Every case of the
- * catalogue is meant for at least one mode, so a case that cannot fail is caught here.
+ * catalogue is meant for at least one mode, so a case that cannot fail is caught here. A client that claims
+ * only the client_credentials grant (`broken:client-credentials-only`) gets N/A, not FAIL, for the others.
  */
-import { BuiltinAdapters, Catalogue, CriteoSimulator, Runner } from "@criteo-auth/conformance"
+import { BuiltinAdapters, Catalogue, CriteoSimulator, Report, Runner } from "@criteo-auth/conformance"
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { conformanceLayer, explain } from "./utils.js"
@@ -54,6 +55,45 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
       assert.strictEqual(detection.caughtModes, modes.length)
       assert.strictEqual(detection.caughtPairs, detection.pairs)
     }), { timeout: 420_000 })
+
+  it.scoped(
+    "a client claiming only client_credentials: the other grants' cases are N/A, the run passes",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* CriteoSimulator.CriteoSimulator
+        const mode = BuiltinAdapters.brokenModes.find((m) => m.mode === "client-credentials-only")!
+        // every case of another grant (authorization_code, refresh_token) is in the mode's notApplicable
+        const otherGrants = Catalogue.cases.filter((c) => (c.grant ?? "client_credentials") !== "client_credentials")
+        assert.deepStrictEqual([...mode.notApplicable].sort(), otherGrants.map((c) => c.id).sort())
+        assert.deepStrictEqual(mode.passes, ["request.client-credentials"])
+        const run = yield* runMode(sim, mode.mode, [...mode.notApplicable, ...mode.passes])
+        assert.deepStrictEqual(run.capabilities?.grants, ["client_credentials"])
+        assert.deepStrictEqual(
+          Object.fromEntries(run.results.map((r) => [r.id, r.verdict])),
+          Object.fromEntries([
+            ...mode.notApplicable.map((id) => [id, "N/A"]),
+            ["request.client-credentials", "PASS"]
+          ]),
+          explain(run)
+        )
+        for (const r of run.results.filter((r) => r.verdict === "N/A")) {
+          assert.deepStrictEqual(r.notTested, [`the ${Catalogue.get(r.id)!.grant} grant`], r.id)
+        }
+        // N/A does not fail the run
+        assert.deepStrictEqual(run.results.filter((r) => Report.failsRun(r)).map((r) => r.id), [])
+        const headline = Report.headline(run)
+        assert.strictEqual(headline.conformance, "conforms")
+        assert.deepStrictEqual(headline.notTested, {
+          cases: 7,
+          needing: ["the authorization_code grant", "the refresh_token grant"]
+        })
+        assert.strictEqual(
+          headline.text,
+          "Conforms; not tested: 7 cases (needing the authorization_code grant, the refresh_token grant)"
+        )
+      }),
+    { timeout: 120_000 }
+  )
 
   it.scoped(
     "short simulated lifetimes tell a margin from a misread lifetime, and expiry drives the code cases",

@@ -43,9 +43,10 @@ const settle = async (call) => {
 
 /**
  * Runs the protocol: `call(method, path, body)` makes one authenticated request and resolves to
- * `{ status, body? }`, or throws (the error's name is reported).
+ * `{ status, body? }`, or throws (the error's name is reported). With `capabilities` the `ready` line is of
+ * protocol version 2 and claims only those; without, it is of version 1 (claims everything).
  */
-export const serve = ({ name, version, call }) => {
+export const serve = ({ name, version, call, capabilities }) => {
   const lines = readline.createInterface({ input: process.stdin })
   const exit = () => process.stdout.write("", () => process.exit(0))
   lines.on("line", (line) => {
@@ -71,7 +72,11 @@ export const serve = ({ name, version, call }) => {
     }
   })
   lines.on("close", exit)
-  send({ type: "ready", name, version, protocol: 1 })
+  send(
+    capabilities === undefined
+      ? { type: "ready", name, version, protocol: 1 }
+      : { type: "ready", name, version, protocol: 2, capabilities }
+  )
 }
 
 /** Reads a fetch Response as the protocol's answer: the whole body is read, so a broken body throws. */

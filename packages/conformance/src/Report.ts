@@ -1,7 +1,7 @@
 /**
  * The results of a conformance run, as the JSON report writes them and the other reports (terminal
  * scorecard, JUnit XML, HTML) read them. Nothing in a report is a secret: tokens appear as
- * fingerprints (`tok_` + 8 hex digits), secrets as `<redacted>`.
+ * fingerprints (`tok_` + 12 hex digits, core's `AccessToken.fingerprint`), secrets as `<redacted>`.
  *
  * @since 0.1.0
  */

@@ -140,7 +140,7 @@ layer(conformanceLayer, { excludeTestServices: true, timeout: Duration.minutes(2
       assert.match(view.failedText, /POST \/oauth2\/token/)
       assert.match(
         view.failedText,
-        /got token <redacted: tok_[0-9a-f]{8}> for demo-client-leak\.client-credentials-\w+:<redacted: client_secret>/
+        /got token <redacted: tok_[0-9a-f]{12}> for demo-client-leak\.client-credentials-\w+:<redacted: client_secret>/
       )
       // a passed case is folded
       assert.isFalse(view.passedBodyVisible)

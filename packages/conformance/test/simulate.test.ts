@@ -81,7 +81,7 @@ describe("pnpm simulate and the CLI", () => {
         })
         const output = `${result.stdout}\n${result.stderr}`
         assert.strictEqual(result.code, 0, output)
-        assert.match(output, /tok_[0-9a-f]{8}/)
+        assert.match(output, /tok_[0-9a-f]{12}/)
         assert.match(output, /\b200\b/)
         assert.include(result.stdout, "\"data\"")
         assert.notInclude(output, demoSecret)

@@ -15,8 +15,8 @@
  *                  `bogusBearers`, `since`, `mark`, `describeRequests`, `earlyRetries`, `reveal`
  * - words:         `plural`, `fingerprint`
  */
+import * as AccessToken from "@criteo-auth/core/AccessToken"
 import * as Redacted from "effect/Redacted"
-import { createHash } from "node:crypto"
 import * as ConformanceCase from "../ConformanceCase.js"
 import type * as Journal from "../Journal.js"
 
@@ -30,9 +30,11 @@ export const check = ConformanceCase.check
 export const precondition = (name: string, met: boolean, detail: string): ConformanceCase.Check =>
   ConformanceCase.asPrecondition(check(name, met, detail))
 
-/** `tok_` and 8 hex digits of the SHA-256 of a token: enough to tell tokens apart, useless to an attacker. */
-export const fingerprint = (value: string): string =>
-  `tok_${createHash("sha256").update(value).digest("hex").slice(0, 8)}`
+/**
+ * Core's fingerprint of a token (`tok_` and 12 hex digits, `AccessToken.fingerprint`): the same token reads the
+ * same in a report, in the CLI's output and in the library's logs.
+ */
+export const fingerprint = (value: string): string => AccessToken.fingerprint(Redacted.make(value))
 
 /** The value of a journal field, revealed if it was redacted (to compare it: never print it). */
 export const reveal = (value: Journal.FieldValue | undefined): string | undefined =>

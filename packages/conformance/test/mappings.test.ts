@@ -56,7 +56,7 @@ describe("Mappings", () => {
       assert.deepStrictEqual(custom.response.headers, { ...Mappings.jsonHeaders, "X-A": "1" })
       const api = JSON.parse(Mappings.errorBody("api", 502))
       assert.strictEqual(api.errors[0].code, "server-error")
-      assert.strictEqual(api.errors[0].type, "unavailable")
+      assert.strictEqual(api.errors[0].type, "availability")
       assert.strictEqual(JSON.parse(Mappings.errorBody("token", 429)).error, "rate_limited")
       assert.strictEqual(JSON.parse(Mappings.errorBody("token", 400)).error, "invalid_request")
       assert.strictEqual(JSON.parse(Mappings.errorBody("api", 404)).errors[0].code, "http-404")

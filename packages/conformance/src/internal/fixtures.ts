@@ -139,7 +139,7 @@ export const apiStubs: ReadonlyArray<Mappings.Mapping> = [
     api,
     404,
     {
-      type: "not-found",
+      type: "validation",
       code: "resource-not-found",
       title: "Resource not found",
       detail: `No resource at {{request.method}} {{request.path}} (supported versions: ${deprecated}, ${current})`

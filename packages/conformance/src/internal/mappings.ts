@@ -427,7 +427,7 @@ export const errorBody = (target: Fault.Target, status: number): string => {
     target === "token"
       ? oauthError(status >= 500 ? "server_error" : status === 429 ? "rate_limited" : "invalid_request", title)
       : criteoErrors({
-        type: status >= 500 ? "unavailable" : status === 429 ? "quota" : "validation",
+        type: status >= 500 ? "availability" : status === 429 ? "quota" : "validation",
         code: status >= 500 ? "server-error" : status === 429 ? "rate-limit-exceeded" : `http-${status}`,
         title
       })

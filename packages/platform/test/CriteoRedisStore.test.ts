@@ -353,14 +353,20 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
           Stream.runForEach((until) => Queue.offer(seen, until)),
           Effect.forkScoped
         )
-        // the one recorded before following
-        assert.strictEqual(yield* Queue.take(seen).pipe(Effect.timeout("5 seconds")), first)
+        const take = Queue.take(seen).pipe(Effect.timeout("5 seconds"))
+        // the one recorded before following; it may come twice by design (followed before reading, and the
+        // subscriber's connection re-reads the followed limits): CI saw it twice on Node 22
+        assert.strictEqual(yield* take, first)
         // another key's record is not this key's; an earlier instant is not recorded, so not published
         yield* a.recordRateLimit!(freshKey(), first + 5_000)
         yield* a.recordRateLimit!(key, first - 5_000)
         yield* a.recordRateLimit!(key, first + 10_000)
-        assert.strictEqual(yield* Queue.take(seen).pipe(Effect.timeout("5 seconds")), first + 10_000)
-        assert.strictEqual(yield* Queue.size(seen), 0)
+        let next = yield* take
+        while (next === first) next = yield* take
+        assert.strictEqual(next, first + 10_000)
+        // nothing else came: at most repeats of what was recorded for this key
+        const rest = Array.from(yield* Queue.takeAll(seen))
+        assert.isTrue(rest.every((until) => until === first || until === first + 10_000), String(rest))
       }).pipe(Effect.scoped))
 
     it.effect("remove forgets the entry and the lease, and wakes waiters", () =>

@@ -66,6 +66,13 @@ export interface Service {
    * as other processes record theirs, so they wait instead of each meeting the limit.
    */
   readonly apiRateLimit?: ApiRateLimit | undefined
+  /**
+   * The cached token if it may be handed out at `nowMillis` (epoch ms, on the provider's `Clock`), read
+   * without running an effect; `undefined` otherwise (since 0.2.0). It is what `token` serves without a
+   * request: code outside Effect (`@criteo-auth/platform/CriteoPromise`) reads it on its common path and
+   * runs `token` for anything else. Providers that cannot answer synchronously leave it out.
+   */
+  readonly cached?: ((nowMillis: number) => AccessToken.AccessToken | undefined) | undefined
 }
 
 /**
@@ -787,6 +794,11 @@ const makeProvider = (
         : slow
     })
 
+    const cached = (nowMillis: number): AccessToken.AccessToken | undefined => {
+      const current = fast
+      return current !== undefined && nowMillis < current.freshUntil ? current.token : undefined
+    }
+
     const refresh = acquire(TokenState.Refresh)
 
     // the store first: once the local copy is dropped, the next acquisition must not find it there
@@ -941,7 +953,7 @@ const makeProvider = (
       )
     }
 
-    return CriteoAuth.of({ clientId, token, refresh, invalidate, apiRateLimit })
+    return CriteoAuth.of({ clientId, token, refresh, invalidate, apiRateLimit, cached })
   })
 
 /**

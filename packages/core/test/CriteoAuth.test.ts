@@ -339,6 +339,37 @@ describe("CriteoAuth", () => {
       }))
   })
 
+  describe("cached (the synchronous read)", () => {
+    it.scoped("is the token `token` would serve without a request, and nothing once it may not be handed out", () =>
+      Effect.gen(function*() {
+        const { auth, fake } = yield* setup(
+          { tokenReply: (n) => n === 1 ? undefined : { status: 503 } },
+          { refreshLeadTime: "20 seconds", refreshJitter: "0 seconds", retry: { maxAttempts: 1 } }
+        )
+        const cached = auth.cached!
+        assert.isUndefined(cached(yield* TestClock.currentTimeMillis))
+        assert.strictEqual(fake.stats.tokenRequests, 0)
+        const first = yield* auth.token
+        assert.strictEqual(cached(yield* TestClock.currentTimeMillis), first)
+        yield* TestClock.adjust("879 seconds")
+        assert.strictEqual(cached(yield* TestClock.currentTimeMillis), first)
+        // within the lead time of its expiry (900 s): `token` would ask for a new one
+        yield* TestClock.adjust("2 seconds")
+        assert.isUndefined(cached(yield* TestClock.currentTimeMillis))
+        assert.strictEqual(fake.stats.tokenRequests >= 1, true)
+      }))
+
+    it.scoped("is nothing once the token is invalidated", () =>
+      Effect.gen(function*() {
+        const { auth } = yield* setup()
+        const first = yield* auth.token
+        assert.isTrue(yield* auth.invalidate(first))
+        assert.isUndefined(auth.cached!(yield* TestClock.currentTimeMillis))
+        const second = yield* auth.token
+        assert.strictEqual(auth.cached!(yield* TestClock.currentTimeMillis), second)
+      }))
+  })
+
   describe("invalidate", () => {
     it.scoped("drops the token only if it is still the current one (compare-and-swap)", () =>
       Effect.gen(function*() {

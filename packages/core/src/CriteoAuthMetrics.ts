@@ -5,16 +5,20 @@
  */
 import * as Metric from "effect/Metric"
 
+/** A counter that only ever goes up (every counter here: exporters read it as a monotonic total). */
+const counter = (name: string, description: string): Metric.Metric.Counter<number> =>
+  Metric.counter(name, { description, incremental: true })
+
 /**
  * Token requests made, tagged `outcome` (`success` or the error's `_tag`) and `grant_type`.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const tokenRequests: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_token_requests_total", {
-  description: "Token requests made to the Criteo token endpoint, by outcome and grant type",
-  incremental: true
-})
+export const tokenRequests: Metric.Metric.Counter<number> = counter(
+  "criteo_auth_token_requests_total",
+  "Token requests made to the Criteo token endpoint, by outcome and grant type"
+)
 
 /**
  * The latency of token requests, tagged `outcome`.
@@ -34,12 +38,9 @@ export const tokenRequestDuration = Metric.timerWithBoundaries(
  * @since 0.1.0
  * @category metrics
  */
-export const unauthorizedReplays: Metric.Metric.Counter<number> = Metric.counter(
+export const unauthorizedReplays: Metric.Metric.Counter<number> = counter(
   "criteo_auth_unauthorized_replays_total",
-  {
-    description: "API requests replayed once with a new token after a 401",
-    incremental: true
-  }
+  "API requests replayed once with a new token after a 401"
 )
 
 /**
@@ -48,12 +49,9 @@ export const unauthorizedReplays: Metric.Metric.Counter<number> = Metric.counter
  * @since 0.1.0
  * @category metrics
  */
-export const backgroundRefreshes: Metric.Metric.Counter<number> = Metric.counter(
+export const backgroundRefreshes: Metric.Metric.Counter<number> = counter(
   "criteo_auth_background_refreshes_total",
-  {
-    description: "Scheduled refreshes ahead of expiry, by outcome",
-    incremental: true
-  }
+  "Scheduled refreshes ahead of expiry, by outcome"
 )
 
 /**
@@ -63,10 +61,10 @@ export const backgroundRefreshes: Metric.Metric.Counter<number> = Metric.counter
  * @since 0.2.0
  * @category metrics
  */
-export const storeDegraded: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_store_degraded_total", {
-  description: "Token-store operations that failed, after which the provider carried on without the store",
-  incremental: true
-})
+export const storeDegraded: Metric.Metric.Counter<number> = counter(
+  "criteo_auth_store_degraded_total",
+  "Token-store operations that failed, after which the provider carried on without the store"
+)
 
 /**
  * API responses that announced the deprecation of their API version (`Deprecation` or `Sunset`
@@ -75,12 +73,9 @@ export const storeDegraded: Metric.Metric.Counter<number> = Metric.counter("crit
  * @since 0.2.0
  * @category metrics
  */
-export const deprecatedResponses: Metric.Metric.Counter<number> = Metric.counter(
+export const deprecatedResponses: Metric.Metric.Counter<number> = counter(
   "criteo_auth_api_deprecated_responses_total",
-  {
-    description: "API responses whose Deprecation or Sunset header announces the end of their API version",
-    incremental: true
-  }
+  "API responses whose Deprecation or Sunset header announces the end of their API version"
 )
 
 /**
@@ -89,7 +84,7 @@ export const deprecatedResponses: Metric.Metric.Counter<number> = Metric.counter
  * @since 0.2.0
  * @category metrics
  */
-export const apiRetries: Metric.Metric.Counter<number> = Metric.counter("criteo_auth_api_retries_total", {
-  description: "API requests sent again after a 5xx, a 429 or a network failure, by reason",
-  incremental: true
-})
+export const apiRetries: Metric.Metric.Counter<number> = counter(
+  "criteo_auth_api_retries_total",
+  "API requests sent again after a 5xx, a 429 or a network failure, by reason"
+)

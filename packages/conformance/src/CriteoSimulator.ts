@@ -291,7 +291,19 @@ const reachableHost = (options: Options) => {
   return bind.includes(":") ? `[${bind}]` : bind
 }
 
-const startProcess = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
+/** What either runtime is given: the options it shares with the other, with their defaults. */
+const launchOptions = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) => ({
+  fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
+  environment,
+  port: options.port ?? 0,
+  bindAddress: options.bindAddress ?? defaultBindAddress,
+  startupTimeout,
+  wiremockArgs
+})
+
+type LaunchOptions = ReturnType<typeof launchOptions>
+
+const startProcess = (options: Options, launch: LaunchOptions) =>
   Effect.gen(function*() {
     const java = options.java ?? ProcessRuntime.defaultJava()
     yield* ProcessRuntime.detectJava(java).pipe(
@@ -299,29 +311,13 @@ const startProcess = (options: Options, environment: Record<string, string>, sta
         new SimulatorError.SimulatorUnavailableError({ runtime: "process", reasons: [reason] })
       )
     )
-    const { port } = yield* ProcessRuntime.start({
-      java,
-      fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
-      environment,
-      port: options.port ?? 0,
-      host: options.bindAddress ?? defaultBindAddress,
-      startupTimeout,
-      wiremockArgs
-    })
+    const { port } = yield* ProcessRuntime.start({ ...launch, java })
     return { runtime: "process" as const, baseUrl: `http://${reachableHost(options)}:${port}` }
   })
 
-const startContainer = (options: Options, environment: Record<string, string>, startupTimeout: Duration.Duration) =>
+const startContainer = (options: Options, launch: LaunchOptions) =>
   Effect.map(
-    ContainerRuntime.start({
-      image: options.image ?? defaultImage,
-      fixturesDir: options.fixturesDir ?? defaultFixturesDir(),
-      environment,
-      port: options.port ?? 0,
-      bindAddress: options.bindAddress ?? defaultBindAddress,
-      startupTimeout,
-      wiremockArgs
-    }),
+    ContainerRuntime.start({ ...launch, image: options.image ?? defaultImage }),
     // On every interface, the engine's host (a remote engine's included) is where the port is; else the
     // address it is published on.
     ({ host, port }) => ({
@@ -341,46 +337,41 @@ const startRuntime = (
   SimulatorError.SimulatorUnavailableError | SimulatorError.SimulatorStartError,
   Scope.Scope
 > => {
-  const startupTimeout = Duration.decode(options.startupTimeout ?? Duration.seconds(60))
+  const launch = launchOptions(options, environment, Duration.decode(options.startupTimeout ?? Duration.seconds(60)))
   const detectTimeout = options.detectTimeout ?? Duration.seconds(5)
   const runtime = options.runtime ?? "auto"
-  if (runtime === "process") return startProcess(options, environment, startupTimeout)
+  if (runtime === "process") return startProcess(options, launch)
   const detected = ContainerRuntime.detect(detectTimeout)
   if (runtime === "container") {
     return detected.pipe(
       Effect.mapError((reason) =>
         new SimulatorError.SimulatorUnavailableError({ runtime: "container", reasons: [reason] })
       ),
-      Effect.zipRight(startContainer(options, environment, startupTimeout))
+      Effect.zipRight(startContainer(options, launch))
     )
   }
+  /** Java, after the container runtime gave `containerReason`; if Java is unavailable too, both reasons. */
+  const javaAfter = (containerReason: string) =>
+    startProcess(options, launch).pipe(
+      Effect.catchTag("SimulatorUnavailableError", (javaError) =>
+        Effect.fail(
+          new SimulatorError.SimulatorUnavailableError({
+            runtime: "auto",
+            reasons: [containerReason, ...javaError.reasons]
+          })
+        ))
+    )
   // auto: a container when a runtime answers (falling back to Java if the container cannot start), else Java.
   return detected.pipe(
     Effect.matchEffect({
       onSuccess: () =>
-        startContainer(options, environment, startupTimeout).pipe(
+        startContainer(options, launch).pipe(
           Effect.catchTag("SimulatorStartError", (containerError) =>
             Effect.logWarning(`CriteoSimulator: ${containerError.message}; trying Java`).pipe(
-              Effect.zipRight(startProcess(options, environment, startupTimeout)),
-              Effect.catchTag("SimulatorUnavailableError", (javaError) =>
-                Effect.fail(
-                  new SimulatorError.SimulatorUnavailableError({
-                    runtime: "auto",
-                    reasons: [containerError.reason, ...javaError.reasons]
-                  })
-                ))
+              Effect.zipRight(javaAfter(containerError.reason))
             ))
         ),
-      onFailure: (containerReason) =>
-        startProcess(options, environment, startupTimeout).pipe(
-          Effect.catchTag("SimulatorUnavailableError", (javaError) =>
-            Effect.fail(
-              new SimulatorError.SimulatorUnavailableError({
-                runtime: "auto",
-                reasons: [containerReason, ...javaError.reasons]
-              })
-            ))
-        )
+      onFailure: javaAfter
     })
   )
 }

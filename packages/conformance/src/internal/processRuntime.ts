@@ -23,7 +23,8 @@ export interface ProcessOptions {
   readonly fixturesDir: string
   readonly environment: Readonly<Record<string, string>>
   readonly port: number
-  readonly host: string
+  /** The address WireMock binds: `127.0.0.1` unless exposing it is deliberate. */
+  readonly bindAddress: string
   readonly startupTimeout: Duration.Duration
   readonly java: string
   readonly wiremockArgs: ReadonlyArray<string>
@@ -153,7 +154,7 @@ export const start = (
       "--port",
       String(options.port),
       "--bind-address",
-      options.host,
+      options.bindAddress,
       "--root-dir",
       dir,
       "--disable-banner",

@@ -2,11 +2,63 @@
 import * as Effect from "effect/Effect"
 import * as ConformanceCase from "../../ConformanceCase.js"
 import * as CriteoSimulator from "../../CriteoSimulator.js"
+import type * as Journal from "../../Journal.js"
 import * as Evidence from "../evidence.js"
 import * as Mappings from "../mappings.js"
 import * as Stubs from "../stubs.js"
 
 const group = "redirects" as const
+
+/**
+ * This client's requests matching `request`, on the simulator's own origin, are answered `status` with a
+ * `Location` on the other origin; then one call.
+ */
+const callRedirected = (
+  ctx: ConformanceCase.Context,
+  stub: {
+    readonly name: string
+    readonly request: Mappings.RequestPattern
+    readonly status: number
+    readonly location: string
+  }
+) =>
+  Effect.gen(function*() {
+    const origin = new URL(ctx.baseUrl)
+    yield* ctx.addStub({
+      name: stub.name,
+      priority: Mappings.priority.caseOverride,
+      request: { ...stub.request, headers: { Host: { equalTo: origin.host } } },
+      response: { status: stub.status, headers: { Location: stub.location } }
+    })
+    yield* ctx.call("call", { timeout: "20 seconds" })
+  })
+
+/**
+ * The call is answered, and none of `requests` sent to the other origin carries what `leaks` looks for
+ * (`secret`: the credentials, the token): the redirect was not followed, or followed without it.
+ */
+const nothingLeakedElsewhere = <R extends Journal.TokenRequest | Journal.ApiRequest>(
+  evidence: ConformanceCase.Evidence,
+  requests: ReadonlyArray<R>,
+  leaks: (request: R) => boolean,
+  secret: { readonly name: string; readonly without: string; readonly with: string }
+) => {
+  const home = new URL(evidence.baseUrl).host
+  const elsewhere = requests.filter((r) => Evidence.reveal(r.headers["host"]) !== home)
+  const leaked = elsewhere.filter(leaks)
+  return [
+    Evidence.answeredAll(evidence, "call"),
+    Evidence.check(
+      `no ${secret.name} sent to the other origin`,
+      leaked.length === 0,
+      leaked.length === 0
+        ? elsewhere.length === 0 ? "the redirect was not followed" : `followed without ${secret.without}`
+        : `${Evidence.plural(leaked.length, "request")} to ${
+          new URL(Stubs.otherOrigin(evidence.baseUrl)).host
+        } with ${secret.with}`
+    )
+  ]
+}
 
 export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
@@ -28,40 +80,19 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       "them); the call may fail.",
     hangIsFailure: true,
     run: (ctx) =>
-      Effect.gen(function*() {
-        const origin = new URL(ctx.baseUrl)
-        yield* ctx.addStub({
-          name: "token: 307 to another origin (redirect.token-endpoint)",
-          priority: Mappings.priority.caseOverride,
-          request: {
-            method: "POST",
-            urlPath: "/oauth2/token",
-            headers: { Host: { equalTo: origin.host } },
-            formParameters: { client_id: { equalTo: ctx.clientId } }
-          },
-          response: { status: 307, headers: { Location: `${Stubs.otherOrigin(ctx.baseUrl)}/oauth2/token` } }
-        })
-        yield* ctx.call("call", { timeout: "20 seconds" })
+      callRedirected(ctx, {
+        name: "token: 307 to another origin (redirect.token-endpoint)",
+        request: { method: "POST", urlPath: "/oauth2/token", formParameters: { client_id: { equalTo: ctx.clientId } } },
+        status: 307,
+        location: `${Stubs.otherOrigin(ctx.baseUrl)}/oauth2/token`
       }),
-    check: (evidence) => {
-      const home = new URL(evidence.baseUrl).host
-      const elsewhere = evidence.tokenRequests.filter((r) => Evidence.reveal(r.headers["host"]) !== home)
-      const leaked = elsewhere.filter((r) =>
-        r.form["client_secret"] !== undefined || r.headers["authorization"] !== undefined
+    check: (evidence) =>
+      nothingLeakedElsewhere(
+        evidence,
+        evidence.tokenRequests,
+        (r) => r.form["client_secret"] !== undefined || r.headers["authorization"] !== undefined,
+        { name: "credentials", without: "the credentials", with: "the client credentials" }
       )
-      return [
-        Evidence.answeredAll(evidence, "call"),
-        Evidence.check(
-          "no credentials sent to the other origin",
-          leaked.length === 0,
-          leaked.length === 0
-            ? elsewhere.length === 0 ? "the redirect was not followed" : "followed without the credentials"
-            : `${Evidence.plural(leaked.length, "request")} to ${
-              new URL(Stubs.otherOrigin(evidence.baseUrl)).host
-            } with the client credentials`
-        )
-      ]
-    }
   }),
 
   ConformanceCase.make({
@@ -83,41 +114,18 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
       "Authorization header).",
     hangIsFailure: true,
     run: (ctx) =>
-      Effect.gen(function*() {
-        const origin = new URL(ctx.baseUrl)
-        yield* ctx.addStub({
-          name: "api: 302 to another origin (redirect.api)",
-          priority: Mappings.priority.caseOverride,
-          request: {
-            method: "ANY",
-            urlPathPattern: "/[0-9]{4}-[0-9]{2}/.+",
-            headers: { Host: { equalTo: origin.host } }
-          },
-          response: {
-            status: 302,
-            headers: {
-              Location: `${Stubs.otherOrigin(ctx.baseUrl)}/${CriteoSimulator.apiVersions.current}/advertisers/me`
-            }
-          }
-        })
-        yield* ctx.call("call", { timeout: "20 seconds" })
+      callRedirected(ctx, {
+        name: "api: 302 to another origin (redirect.api)",
+        request: { method: "ANY", urlPathPattern: "/[0-9]{4}-[0-9]{2}/.+" },
+        status: 302,
+        location: `${Stubs.otherOrigin(ctx.baseUrl)}/${CriteoSimulator.apiVersions.current}/advertisers/me`
       }),
-    check: (evidence) => {
-      const home = new URL(evidence.baseUrl).host
-      const elsewhere = evidence.apiRequests.filter((r) => Evidence.reveal(r.headers["host"]) !== home)
-      const leaked = elsewhere.filter((r) => r.headers["authorization"] !== undefined)
-      return [
-        Evidence.answeredAll(evidence, "call"),
-        Evidence.check(
-          "no token sent to the other origin",
-          leaked.length === 0,
-          leaked.length === 0
-            ? elsewhere.length === 0 ? "the redirect was not followed" : "followed without the Authorization header"
-            : `${Evidence.plural(leaked.length, "request")} to ${
-              new URL(Stubs.otherOrigin(evidence.baseUrl)).host
-            } with Authorization`
-        )
-      ]
-    }
+    check: (evidence) =>
+      nothingLeakedElsewhere(
+        evidence,
+        evidence.apiRequests,
+        (r) => r.headers["authorization"] !== undefined,
+        { name: "token", without: "the Authorization header", with: "Authorization" }
+      )
   })
 ]

@@ -69,6 +69,39 @@ const incomplete = (options: {
     ]
   })
 
+/**
+ * A token response the client must accept, the counterpart of `incomplete`: the token endpoint serves
+ * `answer`, then `calls` calls one after the other all succeed, and no made-up token is ever sent.
+ */
+const accepted = (options: {
+  readonly id: string
+  readonly title: string
+  readonly level: ConformanceCase.Level
+  readonly requirements: ReadonlyArray<ConformanceCase.Requirement>
+  readonly setup: string
+  readonly expectation: string
+  readonly answer: Stubs.TokenAnswer
+  readonly calls: number
+  /** The name of the check that the calls succeed. */
+  readonly succeeded?: string
+}) =>
+  ConformanceCase.make({
+    id: options.id,
+    title: options.title,
+    group,
+    level: options.level,
+    preconditions: [Evidence.tokenResponseServed],
+    requirements: options.requirements,
+    setup: options.setup,
+    expectation: options.expectation,
+    run: (ctx) =>
+      Effect.gen(function*() {
+        yield* Stubs.tokenAnswer(ctx, options.answer)
+        yield* callInSequence(ctx, "call", options.calls)
+      }),
+    check: (evidence) => [Evidence.succeeded(evidence, "call", options.succeeded), Evidence.noBogusBearer(evidence)]
+  })
+
 export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
   ConformanceCase.make({
     id: "response.token-type-case",
@@ -106,42 +139,35 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     ]
   }),
 
-  ConformanceCase.make({
+  accepted({
     id: "response.unknown-members",
     title: "Unknown members of the token response are ignored",
-    group,
     level: "MUST",
-    preconditions: [Evidence.tokenResponseServed],
     requirements: [rfc6749Response("the client MUST ignore unrecognized value names in the response")],
     setup: "This client's token responses add \"scope\", \"ext_expires_in\" and a nested object (members RFC 6749 " +
       "does not define; a known member with a null value is response.refresh-token-null).",
     expectation: "The token is used as usual: the calls succeed.",
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* Stubs.tokenAnswer(ctx, {
-          body: Stubs.tokenBody({
-            access_token: Stubs.token,
-            token_type: "Bearer",
-            expires_in: 900,
-            scope: "gateway",
-            ext_expires_in: 900,
-            "x-criteo": { region: "eu", features: ["a", "b"], nested: { deep: true } }
-          })
-        })
-        yield* callInSequence(ctx, "call", 3)
-      }),
-    check: (evidence) => [Evidence.succeeded(evidence, "call", "the calls succeed"), Evidence.noBogusBearer(evidence)]
+    answer: {
+      body: Stubs.tokenBody({
+        access_token: Stubs.token,
+        token_type: "Bearer",
+        expires_in: 900,
+        scope: "gateway",
+        ext_expires_in: 900,
+        "x-criteo": { region: "eu", features: ["a", "b"], nested: { deep: true } }
+      })
+    },
+    calls: 3,
+    succeeded: "the calls succeed"
   }),
 
-  ConformanceCase.make({
+  accepted({
     id: "response.refresh-token-null",
     title: "A client_credentials token response with \"refresh_token\": null is used",
-    group,
     // A SHOULD: Criteo's documentation shows no refresh_token member for client_credentials (the shape every
     // other case serves), while Criteo's own SDK reads refresh_token unconditionally — so whether the real
     // server sends null is not settled. A client failing here fails on that shape only.
     level: "SHOULD",
-    preconditions: [Evidence.tokenResponseServed],
     requirements: [
       rfc6749Response("refresh_token is OPTIONAL: a null value carries no refresh token"),
       {
@@ -152,42 +178,30 @@ export const cases: ReadonlyArray<ConformanceCase.ConformanceCase> = [
     setup: "This client's token responses carry \"refresh_token\": null (a known member with a null value); " +
       "every other case serves Criteo's documented shape, with no refresh_token member.",
     expectation: "The null is read as no refresh token: the token is used and the calls succeed.",
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* Stubs.tokenAnswer(ctx, {
-          body: Stubs.tokenBody({
-            access_token: Stubs.token,
-            token_type: "Bearer",
-            expires_in: 900,
-            refresh_token: null
-          })
-        })
-        yield* callInSequence(ctx, "call", 3)
-      }),
-    check: (evidence) => [
-      Evidence.succeeded(evidence, "call", "the calls succeed with \"refresh_token\": null in the token response"),
-      Evidence.noBogusBearer(evidence)
-    ]
+    answer: {
+      body: Stubs.tokenBody({
+        access_token: Stubs.token,
+        token_type: "Bearer",
+        expires_in: 900,
+        refresh_token: null
+      })
+    },
+    calls: 3,
+    succeeded: "the calls succeed with \"refresh_token\": null in the token response"
   }),
 
-  ConformanceCase.make({
+  accepted({
     id: "response.text-plain",
     title: "A token response labelled text/plain is decoded",
-    group,
     level: "MUST",
-    preconditions: [Evidence.tokenResponseServed],
     requirements: [{
       source: "Criteo: OpenAPI of /oauth2/token",
       text: "the token response may come as application/json, text/json or text/plain: decode it whatever the type"
     }],
     setup: "This client's token responses are the usual JSON with Content-Type: text/plain; charset=utf-8.",
     expectation: "The client decodes the JSON and the call succeeds.",
-    run: (ctx) =>
-      Effect.gen(function*() {
-        yield* Stubs.tokenAnswer(ctx, { headers: { "Content-Type": "text/plain; charset=utf-8" } })
-        yield* ctx.call("call")
-      }),
-    check: (evidence) => [Evidence.succeeded(evidence, "call"), Evidence.noBogusBearer(evidence)]
+    answer: { headers: { "Content-Type": "text/plain; charset=utf-8" } },
+    calls: 1
   }),
 
   ConformanceCase.make({

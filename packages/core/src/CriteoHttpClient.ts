@@ -30,6 +30,7 @@ import * as CriteoAuth from "./CriteoAuth.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import { backoff } from "./internal/backoff.js"
+import { readCapped } from "./internal/body.js"
 import { describeTransport, transportError } from "./internal/errors.js"
 import * as RateLimit from "./internal/rateLimit.js"
 import * as WaitLog from "./internal/waitLog.js"
@@ -141,6 +142,24 @@ export const retryAfter: (headers: Headers.Headers, now: DateTime.Utc) => Option
  */
 export const describeTransportFailure: (error: HttpClientError.HttpClientError) => string = describeTransport
 
+/** The most of a 401, 403 or 410 body read (64 KiB): Criteo's error bodies are well under 1 KB. */
+const maxErrorBodySize = 64 * 1024
+
+/** The longest a 401, 403 or 410 body is waited for (5 s), the transport's own bounds aside. */
+const errorBodyTimeout = Duration.seconds(5)
+
+/**
+ * The body of a 401, 403 or 410, read only to summarize it: at most `maxErrorBodySize` bytes within
+ * `errorBodyTimeout`, else nothing. Beyond either bound the body stream is abandoned, which aborts the
+ * request (the connection is closed, not left half-read). Never fails.
+ */
+const errorBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+  readCapped(response, maxErrorBodySize).pipe(
+    Effect.timeout(errorBodyTimeout),
+    Effect.map(Option.getOrElse(() => "")),
+    Effect.orElseSucceed(() => "")
+  )
+
 /**
  * What an error keeps of a refused call. `code` and `traceId` come from the server: they are scrubbed
  * of the bearer token that was sent (every spelling), control characters escaped, and cut short.
@@ -151,7 +170,7 @@ const summarize = (
   sent: AccessToken.AccessToken
 ) =>
   Effect.map(
-    Effect.orElseSucceed(response.text, () => ""),
+    errorBody(response),
     (text) => {
       const first = Option.map(decodeErrorBody(text), (body) => body.errors[0])
       const code = Option.flatMapNullable(first, (error) => error.code)
@@ -308,7 +327,7 @@ const authenticated = <E, R>(
         // the replay of an earlier call was refused with this very token: a new one would be refused too
         return yield* unauthorized(request, first, sent)
       }
-      yield* Effect.orElseSucceed(first.text, () => "")
+      yield* errorBody(first)
       yield* auth.invalidate(sent)
       yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
       const token = yield* auth.token
@@ -412,6 +431,11 @@ export interface AuthOptions {
  * `defaults.unauthorizedCooldown` afterwards a 401 to that same token fails at once (an API that refuses the
  * client costs one token request, not one per call). A 403 fails with `ForbiddenError` at once: a new
  * token would not change a revoked consent.
+ *
+ * The body of a 401, 403 or 410 is read only for the error's `code` and `traceId`: at most 64 KiB,
+ * waited for at most 5 s (beside the transport's own bounds). A larger, endless or stalled body is
+ * abandoned there, which aborts its request (the connection is closed), and the error comes without
+ * them.
  *
  * A replayed request is sent again as it was built: stream bodies cannot be replayed. No response or
  * error it returns holds the request with the `Authorization` header: a `RequestError` or

@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
@@ -21,11 +20,11 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
 import * as Grant from "./Grant.js"
+import { readCapped } from "./internal/body.js"
 import { transportError } from "./internal/errors.js"
 import * as Json from "./internal/json.js"
 import * as RateLimit from "./internal/rateLimit.js"
@@ -223,31 +222,6 @@ const describeParseError = (
   }
 }
 
-/**
- * The body as text, read as a stream and abandoned as soon as it passes `maxBytes` (`None` then): a
- * hostile or broken server cannot make the client buffer hundreds of megabytes. A `content-length`
- * above the limit is refused before anything is read.
- */
-const readBody = (
-  response: HttpClientResponse.HttpClientResponse,
-  maxBytes: number
-): Effect.Effect<Option.Option<string>, HttpClientError.ResponseError> => {
-  const declared = Number(response.headers["content-length"])
-  if (Number.isFinite(declared) && declared > maxBytes) return Effect.succeedNone
-  return Effect.map(
-    Stream.runFoldWhile(
-      response.stream,
-      { size: 0, chunks: [] as Array<Uint8Array> },
-      (read) => read.size <= maxBytes,
-      (read, chunk) => {
-        read.chunks.push(chunk)
-        return { size: read.size + chunk.length, chunks: read.chunks }
-      }
-    ),
-    (read) => read.size > maxBytes ? Option.none() : Option.some(Json.decodeUtf8(read.chunks, read.size))
-  )
-}
-
 /** The token values of a body, to scrub from messages about the same body. */
 const tokensIn = (body: unknown): ReadonlyArray<string> => {
   if (typeof body !== "object" || body === null) return []
@@ -393,7 +367,7 @@ export const make = (
       const ok = response.status >= 200 && response.status < 300
       const malformed = (reason: string) =>
         new CriteoAuthError.MalformedTokenResponseError({ clientId: grant.clientId, status: response.status, reason })
-      const text = yield* readBody(response, maxBodySize)
+      const text = yield* readCapped(response, maxBodySize)
       if (Option.isNone(text)) {
         if (ok) return yield* malformed(`the body is larger than ${maxBodySize} bytes`)
         // an error status: its body is only read for the OAuth error code, which a huge body does not give

@@ -234,7 +234,7 @@ describe("TokenEndpoint", () => {
         assert.strictEqual(unavailable._tag, "TokenEndpointUnavailableError")
       }))
 
-    it.effect("a declared content-length above the limit is refused before the body is read", () =>
+    it.effect("a declared content-length above the limit is refused, the body not kept", () =>
       Effect.gen(function*() {
         const error = yield* fails(
           { ...ok, headers: { "content-length": "10000000" } },

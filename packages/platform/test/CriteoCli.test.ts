@@ -5,12 +5,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
-import { createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+import * as Ports from "./utils/ports.js"
 
 // Each test runs the CLI as a subprocess, several times for some: on a shared, loaded machine (2 CPUs,
 // load 20+) one Node.js start takes seconds. A generous bound; the tests time nothing themselves.
@@ -28,6 +28,32 @@ const envFor = (fake: FakeCriteo.Service, client: FakeCriteo.Client, extra: Reco
   // a token cache of its own for each run's environment (a run reusing an env reuses its cache)
   XDG_CACHE_HOME: tempDir(),
   ...extra
+})
+
+/** A client newly registered on the fake (`spec`), and its environment for the CLI (`envFor`). */
+const newClient = (spec?: FakeCriteo.ClientSpec, extra?: Record<string, string>) =>
+  Effect.gen(function*() {
+    const fake = yield* FakeCriteo.FakeCriteo
+    const client = yield* fake.register(spec)
+    return { fake, client, env: envFor(fake, client, extra) }
+  })
+
+/** Runs the CLI once, `args`, as a newly registered client (`spec`), with `env` added to its environment. */
+const runAsNewClient = (
+  args: ReadonlyArray<string>,
+  options: { readonly spec?: FakeCriteo.ClientSpec; readonly env?: Record<string, string> } = {}
+) =>
+  Effect.gen(function*() {
+    const { client, env, fake } = yield* newClient(options.spec, options.env)
+    return { fake, client, result: yield* Cli.run(args, env) }
+  })
+
+/** A token endpoint that answers every request 429, its limit reset in 10 minutes. */
+const tokenEndpointRateLimited = (): FakeCriteo.ClientSpec => ({
+  tokenAlways: {
+    status: 429,
+    headers: { "x-ratelimit-limit": "250", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 600) }
+  }
 })
 
 /** Nothing printed contains any of `secrets`. */
@@ -53,15 +79,6 @@ const assertFailure = (result: Cli.Result, code: ExitCode) => {
 }
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "criteo-auth-cli-"))
-
-const closedPort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })("criteo-auth", (it) => {
   describe("help and version", () => {
@@ -99,9 +116,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
   describe("token", () => {
     it.effect("prints type, lifetime, expiry and fingerprint, never the token or the secret", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["token"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["token"])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.strictEqual(result.stderr, "")
         const [issued] = yield* fake.issued(client.clientId)
@@ -117,9 +132,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("the token cache: a second run within the token's life makes no token request; --no-cache does", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const env = envFor(fake, client)
+        const { client, fake, env } = yield* newClient()
         const first = yield* Cli.run(["token", "--json"], env)
         const second = yield* Cli.run(["token", "--json"], env)
         assert.strictEqual(second.code, 0, second.stderr)
@@ -185,9 +198,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("--raw prints the token alone", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["token", "--raw"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["token", "--raw"])
         assert.strictEqual(result.code, 0, result.stderr)
         const [issued] = yield* fake.issued(client.clientId)
         assert.strictEqual(result.stdout, `${issued.accessToken}\n`)
@@ -197,9 +208,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("--json prints a machine-readable object with the token", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["token", "--json"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["token", "--json"])
         assert.strictEqual(result.code, 0, result.stderr)
         const [issued] = yield* fake.issued(client.clientId)
         const json = JSON.parse(result.stdout)
@@ -216,17 +225,15 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("--raw and --json together are a usage error", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        assertFailure(yield* Cli.run(["token", "--raw", "--json"], envFor(fake, client)), ExitCode.Usage)
+        const { client, env, fake } = yield* newClient()
+        assertFailure(yield* Cli.run(["token", "--raw", "--json"], env), ExitCode.Usage)
         assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
       }))
 
     it.effect("flags override the environment; the secret comes from a file", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const port = yield* closedPort
+        const { client, fake } = yield* newClient()
+        const port = yield* Ports.freePort
         const dir = tempDir()
         const secretFile = path.join(dir, "secret")
         fs.writeFileSync(secretFile, `${client.clientSecret}\n`)
@@ -245,9 +252,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("debug logs show no secret and no token", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["--log-level", "debug", "token"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["--log-level", "debug", "token"])
         assert.strictEqual(result.code, 0, result.stderr)
         const [issued] = yield* fake.issued(client.clientId)
         assert.include(result.stderr, AccessToken.fingerprint(Redacted.make(issued.accessToken)), "debug logs shown")
@@ -258,8 +263,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
   describe("refresh tokens", () => {
     it.effect("--refresh-token-file: reads the refresh token and writes the rotated one back (mode 600)", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({ refreshTokens: ["rt_initial_0c9d8e7f"] })
+        const { client, fake } = yield* newClient({ refreshTokens: ["rt_initial_0c9d8e7f"] })
         const file = path.join(tempDir(), "refresh-token")
         fs.writeFileSync(file, "rt_initial_0c9d8e7f\n")
         const first = yield* Cli.run(["token", "--refresh-token-file", file], envFor(fake, client))
@@ -287,11 +291,9 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("authorization_code: the first refresh token goes to the file", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
         const redirectUri = "https://app.example/callback"
-        const client = yield* fake.register({ codes: [{ code: "code_4f3e2d1c", redirectUri }] })
         const file = path.join(tempDir(), "refresh-token")
-        const result = yield* Cli.run(
+        const { client, fake, result } = yield* runAsNewClient(
           [
             "token",
             "--authorization-code",
@@ -301,7 +303,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
             "--refresh-token-file",
             file
           ],
-          envFor(fake, client)
+          { spec: { codes: [{ code: "code_4f3e2d1c", redirectUri }] } }
         )
         assert.strictEqual(result.code, 0, result.stderr)
         const [issued] = yield* fake.issued(client.clientId)
@@ -312,9 +314,10 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("warns when a rotated refresh token cannot be kept, without printing it", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({ refreshTokens: ["rt_env_5a6b7c8d"] })
-        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_env_5a6b7c8d" }))
+        const { client, fake, result } = yield* runAsNewClient(["token"], {
+          spec: { refreshTokens: ["rt_env_5a6b7c8d"] },
+          env: { CRITEO_REFRESH_TOKEN: "rt_env_5a6b7c8d" }
+        })
         assert.strictEqual(result.code, 0, result.stderr)
         assert.match(result.stderr, /^criteo-auth: warning: .*--refresh-token-file/)
         const [issued] = yield* fake.issued(client.clientId)
@@ -323,13 +326,11 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("fails when the rotated refresh token cannot be saved", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({ refreshTokens: ["rt_a1"] })
         const file = path.join(tempDir(), "missing-dir", "refresh-token")
-        const result = yield* Cli.run(
-          ["token", "--raw", "--refresh-token-file", file],
-          envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_a1" })
-        )
+        const { result } = yield* runAsNewClient(["token", "--raw", "--refresh-token-file", file], {
+          spec: { refreshTokens: ["rt_a1"] },
+          env: { CRITEO_REFRESH_TOKEN: "rt_a1" }
+        })
         const line = assertFailure(result, ExitCode.Configuration)
         assert.include(line, file)
         assert.strictEqual(result.stdout, "")
@@ -339,10 +340,8 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
   describe("failures", () => {
     it.effect("bad credentials: exit 4", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
         const wrong = "wrong-secret-77c1d2e3"
-        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_CLIENT_SECRET: wrong }))
+        const { client, result } = yield* runAsNewClient(["token"], { env: { CRITEO_CLIENT_SECRET: wrong } })
         const line = assertFailure(result, ExitCode.InvalidCredentials)
         assert.include(line, client.clientId)
         assert.include(line, "invalid_client")
@@ -351,9 +350,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("refused grant (consent withdrawn, refresh token revoked): exit 5", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_REFRESH_TOKEN: "rt_revoked_99" }))
+        const { client, result } = yield* runAsNewClient(["token"], { env: { CRITEO_REFRESH_TOKEN: "rt_revoked_99" } })
         const line = assertFailure(result, ExitCode.GrantRefused)
         assert.include(line, "invalid_grant")
         assertClean(result, ["rt_revoked_99", client.clientSecret])
@@ -361,9 +358,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("forbidden by the API (consent revoked): exit 6", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/forbidden"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["request", "GET", "/forbidden"])
         const line = assertFailure(result, ExitCode.Forbidden)
         assert.include(line, "403")
         const [issued] = yield* fake.issued(client.clientId)
@@ -373,9 +368,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("unauthorized even with a fresh token: exit 7", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/always-401"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["request", "GET", "/always-401"])
         const line = assertFailure(result, ExitCode.Unauthorized)
         assert.include(line, "authorization-token-invalid")
         const issued = yield* fake.issued(client.clientId)
@@ -385,27 +378,14 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("rate limited by the token endpoint: exit 8", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({
-          tokenAlways: {
-            status: 429,
-            headers: { "x-ratelimit-limit": "250", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 600) }
-          }
-        })
-        const line = assertFailure(yield* Cli.run(["token"], envFor(fake, client)), ExitCode.RateLimited)
+        const { result } = yield* runAsNewClient(["token"], { spec: tokenEndpointRateLimited() })
+        const line = assertFailure(result, ExitCode.RateLimited)
         assert.include(line, "429")
       }))
 
     it.effect("a token-endpoint rate limit is remembered across runs (the cache): the next run asks nothing", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({
-          tokenAlways: {
-            status: 429,
-            headers: { "x-ratelimit-limit": "250", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 600) }
-          }
-        })
-        const env = envFor(fake, client)
+        const { client, env, fake } = yield* newClient(tokenEndpointRateLimited())
         assertFailure(yield* Cli.run(["token"], env), ExitCode.RateLimited)
         const asked = (yield* fake.requests(client.clientId, "token")).length
         assert.isAtLeast(asked, 1)
@@ -420,9 +400,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("rate limited by the API: exit 8, the body on stdout", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/limited"], envFor(fake, client))
+        const { result } = yield* runAsNewClient(["request", "GET", "/limited"])
         const line = assertFailure(result, ExitCode.RateLimited)
         assert.include(line, "limit 250")
         assert.match(line, /retry in (59m|1h)/)
@@ -431,9 +409,10 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("token endpoint down: exit 9 after the configured attempts", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register({ tokenAlways: { status: 503 } })
-        const result = yield* Cli.run(["token"], envFor(fake, client, { CRITEO_MAX_ATTEMPTS: "2" }))
+        const { client, fake, result } = yield* runAsNewClient(["token"], {
+          spec: { tokenAlways: { status: 503 } },
+          env: { CRITEO_MAX_ATTEMPTS: "2" }
+        })
         const line = assertFailure(result, ExitCode.Unavailable)
         assert.include(line, "503 after 2 attempts")
         assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, 2)
@@ -441,9 +420,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("API down: exit 9", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/broken"], envFor(fake, client, { CRITEO_MAX_ATTEMPTS: "1" }))
+        const { result } = yield* runAsNewClient(["request", "GET", "/broken"], { env: { CRITEO_MAX_ATTEMPTS: "1" } })
         const line = assertFailure(result, ExitCode.Unavailable)
         assert.include(line, "503 Service Unavailable")
         assert.include(line, "service-unavailable")
@@ -451,9 +428,8 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("network failure: exit 10", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const port = yield* closedPort
+        const { client, fake } = yield* newClient()
+        const port = yield* Ports.freePort
         const token = yield* Cli.run(
           ["token"],
           envFor(fake, client, { CRITEO_TOKEN_URL: `http://127.0.0.1:${port}/oauth2/token`, CRITEO_MAX_ATTEMPTS: "1" })
@@ -469,9 +445,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("bad configuration: exit 3, naming the variable", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const env = envFor(fake, client)
+        const { client, fake, env } = yield* newClient()
         const { CRITEO_CLIENT_ID: _, ...withoutId } = env
         const missing = assertFailure(yield* Cli.run(["token"], withoutId), ExitCode.Configuration)
         assert.include(missing, "CRITEO_CLIENT_ID (or --client-id) is not set")
@@ -513,9 +487,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
   describe("request", () => {
     it.effect("GET prints the status on stderr and pretty JSON on stdout", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "get", "/advertisers/me"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["request", "get", "/advertisers/me"])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.strictEqual(result.stderr, "HTTP 200 OK\n")
         const body = { data: { id: client.clientId, type: "AdvertiserMe", attributes: { name: "Fake advertiser" } } }
@@ -528,11 +500,9 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("--api-version overrides CRITEO_API_VERSION; a query string goes through", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(
+        const { client, fake, result } = yield* runAsNewClient(
           ["request", "GET", "advertisers/me?fields=id", "--api-version", "2026-01"],
-          envFor(fake, client, { CRITEO_API_VERSION: "2025-10" })
+          { env: { CRITEO_API_VERSION: "2025-10" } }
         )
         assert.strictEqual(result.code, 0, result.stderr)
         const [call] = yield* fake.requests(client.clientId, "api")
@@ -541,9 +511,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("POST --data sends JSON inline, from a file, or from stdin", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const env = envFor(fake, client)
+        const { client, fake, env } = yield* newClient()
         const inline = yield* Cli.run(["request", "POST", "/echo", "--data", "{\"name\": \"inline\"}"], env)
         assert.strictEqual(inline.code, 0, inline.stderr)
         assert.deepStrictEqual(JSON.parse(inline.stdout).body, { name: "inline" })
@@ -565,9 +533,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("invalid --data, --data with GET, or an unknown method is a usage error sent nowhere", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const env = envFor(fake, client)
+        const { client, fake, env } = yield* newClient()
         assert.include(
           assertFailure(yield* Cli.run(["request", "POST", "/echo", "--data", "{oops"], env), ExitCode.Usage),
           "--data is not valid JSON"
@@ -580,9 +546,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("another 4xx: exit 12, the body on stdout", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "DELETE", "/missing"], envFor(fake, client))
+        const { result } = yield* runAsNewClient(["request", "DELETE", "/missing"])
         const line = assertFailure(result, ExitCode.ApiError)
         assert.include(line, "404 Not Found")
         assert.include(line, "not-found")
@@ -591,9 +555,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("a secret echoed by the API is scrubbed from what is printed", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/echo-authorization"], envFor(fake, client))
+        const { client, fake, result } = yield* runAsNewClient(["request", "GET", "/echo-authorization"])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.deepStrictEqual(JSON.parse(result.stdout), { authorization: "Bearer <redacted>" })
         const [issued] = yield* fake.issued(client.clientId)
@@ -602,9 +564,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
 
     it.effect("a body that is not JSON is printed as it is", () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const result = yield* Cli.run(["request", "GET", "/text"], envFor(fake, client))
+        const { result } = yield* runAsNewClient(["request", "GET", "/text"])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.strictEqual(result.stdout, "plain text answer\n")
       }))
@@ -690,7 +650,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
       Effect.gen(function*() {
         const fake = yield* FakeCriteo.FakeCriteo
         const code = `code-${Date.now()}-forged`
-        const port = yield* closedPort
+        const port = yield* Ports.freePort
         const registered = `http://127.0.0.1:${port}/criteo/callback`
         const client = yield* fake.register({ codes: [{ code, redirectUri: registered }] })
         // the app's registered loopback redirect URI: the listener takes its port and path

@@ -15,12 +15,12 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
-import { createServer } from "node:net"
 import type * as CriteoConfig from "../src/CriteoConfig.js"
 import * as CriteoFetch from "../src/CriteoFetch.js"
 import * as CriteoLayer from "../src/CriteoLayer.js"
 import * as CriteoNode from "../src/CriteoNode.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+import * as Ports from "./utils/ports.js"
 
 /** The README's `CustomLive` wiring (examples/explicit.ts): fetch with the application's own RequestInit. */
 const customFetch = <E>(layer: Layer.Layer<CriteoLayer.Services, E, HttpClient.HttpClient>) =>
@@ -48,16 +48,6 @@ const fast = {
 
 const clientCredentials = (client: FakeCriteo.Client) =>
   Grant.clientCredentials({ clientId: client.clientId, clientSecret: Redacted.make(client.clientSecret) })
-
-/** A port nothing listens on: bound, then released. */
-const closedPort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const get = (path: string) => Effect.flatMap(CriteoHttpClient.CriteoHttpClient, (client) => client.get(path))
 
@@ -392,7 +382,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoLayer", (it) => {
         Effect.gen(function*() {
           const fake = yield* FakeCriteo.FakeCriteo
           const client = yield* fake.register()
-          const port = yield* closedPort
+          const port = yield* Ports.freePort
           const error = yield* token.pipe(
             provide(fake, {
               grant: clientCredentials(client),

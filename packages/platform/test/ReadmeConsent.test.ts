@@ -8,12 +8,12 @@ import { assert, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
-import { createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+import * as Ports from "./utils/ports.js"
 
 // Each session runs the CLI as a subprocess; on a loaded machine one Node.js start takes seconds.
 vi.setConfig({ testTimeout: 180_000 })
@@ -33,15 +33,6 @@ const words = (command: string) => command.replace(/^\$ /, "").split(/\s+/)
 const pattern = (line: string) =>
   new RegExp(`^${line.split("…").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\S+")}$`)
 
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })("README consent", (it) => {
   it.effect("the README's two consent sessions are what the CLI prints", () =>
     Effect.gen(function*() {
@@ -50,7 +41,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
       assert.strictEqual(all.length, 2)
       const [pasted, listening] = all
       // the README's listener port, replaced by a free one (tests never use fixed ports)
-      const port = String(yield* freePort)
+      const port = String(yield* Ports.freePort)
       const local = (line: string) => line.split("8765").join(port)
       const code = `code-readme-${Date.now()}`
       yield* fake.register({

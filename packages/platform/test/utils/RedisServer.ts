@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
-import * as Net from "node:net"
+import * as Ports from "./ports.js"
 
 /**
  * A real `redis-server` (Debian's package) for the tests: one per suite, on a free loopback port, with
@@ -43,15 +43,6 @@ export interface Server {
 }
 
 export class RedisServer extends Context.Tag("test/RedisServer")<RedisServer, Server>() {}
-
-const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 class StartError extends Error {}
 
@@ -97,7 +88,7 @@ const stop = (child: ChildProcess.ChildProcess) =>
 export const make = Effect.gen(function*() {
   if (!available) return yield* Effect.dieMessage("redis-server is not installed (apt-get install redis-server)")
   const started = yield* Effect.gen(function*() {
-    const port = yield* freePort
+    const port = yield* Ports.freePort
     const child = yield* spawn(port)
     return { child, port }
   }).pipe(Effect.retry(Schedule.recurs(3)), Effect.orDie)

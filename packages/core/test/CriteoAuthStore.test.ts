@@ -30,20 +30,59 @@ const codeGrant = Grant.authorizationCode({
   redirectUri: "https://app.example/callback"
 })
 
+/**
+ * A fake token endpoint that revokes each refresh token once used, as Criteo does: a refresh with any but
+ * the latest one is refused (400 invalid_grant) and kept in `refused`; with `codeOnce`, so is a second
+ * exchange of the code. `latest` is the n of the latest token issued.
+ */
+const revokingServer = (options: { readonly codeOnce?: boolean; readonly tokenLatency?: number } = {}) =>
+  Effect.gen(function*() {
+    const chain = { latest: 0, refused: [] as Array<string> }
+    let codeUsed = false
+    const fake = yield* makeFakeCriteo({
+      refreshTokens: true,
+      ...(options.tokenLatency === undefined ? {} : { tokenLatency: options.tokenLatency }),
+      tokenReply: (n, request) => {
+        const refused = request.form.get("grant_type") === "authorization_code"
+          ? options.codeOnce === true && codeUsed
+          : request.form.get("refresh_token") !== `refresh-${chain.latest}`
+        if (refused) {
+          chain.refused.push(request.form.get("refresh_token") ?? "the code, again")
+          return { status: 400, body: { error: "invalid_grant" } }
+        }
+        codeUsed = true
+        chain.latest = n
+        return undefined
+      }
+    })
+    return { fake, chain }
+  })
+
+/**
+ * The seven operations of `store`, each through `around` (given the operation's name), and nothing else
+ * of it (no rate limits, no `boundsItsOperations`): a store to count, or to take down, in a test.
+ */
+const wrapStore = (
+  store: TokenStore.Service,
+  around: <A>(
+    operation: string,
+    effect: Effect.Effect<A, TokenStore.TokenStoreError>
+  ) => Effect.Effect<A, TokenStore.TokenStoreError>
+): TokenStore.Service => ({
+  name: store.name,
+  get: (key) => around("get", store.get(key)),
+  compareAndSet: (key, version, write) => around("compareAndSet", store.compareAndSet(key, version, write)),
+  invalidate: (key, fingerprint) => around("invalidate", store.invalidate(key, fingerprint)),
+  acquireLease: (key, ttl) => around("acquireLease", store.acquireLease(key, ttl)),
+  releaseLease: (lease) => around("releaseLease", store.releaseLease(lease)),
+  awaitChange: (key, version, timeout) => around("awaitChange", store.awaitChange(key, version, timeout)),
+  remove: (key) => around("remove", store.remove(key))
+})
+
 /** A store that counts the operations made on it. */
 const counting = (store: TokenStore.Service) => {
   const counts = { operations: 0 }
-  const count = <A, E>(effect: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => counts.operations++), effect)
-  const wrapped: TokenStore.Service = {
-    name: store.name,
-    get: (key) => count(store.get(key)),
-    compareAndSet: (key, version, write) => count(store.compareAndSet(key, version, write)),
-    invalidate: (key, fingerprint) => count(store.invalidate(key, fingerprint)),
-    acquireLease: (key, ttl) => count(store.acquireLease(key, ttl)),
-    releaseLease: (lease) => count(store.releaseLease(lease)),
-    awaitChange: (key, version, timeout) => count(store.awaitChange(key, version, timeout)),
-    remove: (key) => count(store.remove(key))
-  }
+  const wrapped = wrapStore(store, (_, effect) => Effect.zipRight(Effect.sync(() => counts.operations++), effect))
   return { store: wrapped, counts }
 }
 
@@ -112,25 +151,7 @@ describe("CriteoAuth on a TokenStore", () => {
     () =>
       Effect.gen(function*() {
         // a server that revokes each refresh token once used, and the code once exchanged
-        let latest = 0
-        let codeUsed = false
-        let invalidGrants = 0
-        const fake = yield* makeFakeCriteo({
-          refreshTokens: true,
-          tokenLatency: 100,
-          tokenReply: (n, request) => {
-            const refused = request.form.get("grant_type") === "authorization_code"
-              ? codeUsed
-              : request.form.get("refresh_token") !== `refresh-${latest}`
-            if (refused) {
-              invalidGrants++
-              return { status: 400, body: { error: "invalid_grant" } }
-            }
-            codeUsed = true
-            latest = n
-            return undefined
-          }
-        })
+        const { chain, fake } = yield* revokingServer({ codeOnce: true, tokenLatency: 100 })
         const store = yield* TokenStore.makeMemory
         const reported: Array<string> = []
         const provider = CriteoAuth.make({
@@ -170,7 +191,7 @@ describe("CriteoAuth on a TokenStore", () => {
         }
 
         const requests = yield* fake.requests
-        assert.strictEqual(invalidGrants, 0)
+        assert.deepStrictEqual(chain.refused, [])
         // the chain: the code once, then each refresh token used exactly once, in order
         assert.strictEqual(requests[0].form.get("grant_type"), "authorization_code")
         for (let i = 1; i < requests.length; i++) {
@@ -190,48 +211,23 @@ describe("CriteoAuth on a TokenStore", () => {
     "a refused compare-and-set, then two rotations with the store down: one unbroken chain, 0 invalid_grant",
     () =>
       Effect.gen(function*() {
-        // a server that revokes each refresh token once used (as Criteo does)
-        let latest = 0
-        const refused: Array<string> = []
-        const fake = yield* makeFakeCriteo({
-          refreshTokens: true,
-          tokenReply: (n, request) => {
-            if (request.form.get("grant_type") === "refresh_token") {
-              const sent = request.form.get("refresh_token")!
-              if (sent !== `refresh-${latest}`) {
-                refused.push(sent)
-                return { status: 400, body: { error: "invalid_grant" } }
-              }
-            }
-            latest = n
-            return undefined
-          }
-        })
+        const { chain, fake } = yield* revokingServer()
         const memory = yield* TokenStore.makeMemory
         // the store's writes fail while `casDown`; every operation fails while `allDown`
         const outage = { casDown: false, allDown: false }
         const unreachable = (operation: string) =>
           Effect.fail(new TokenStore.TokenStoreError({ store: "flaky", operation, key: "k", reason: "unreachable" }))
-        const guard = <A>(operation: string, effect: Effect.Effect<A, TokenStore.TokenStoreError>) =>
-          Effect.suspend(() => outage.allDown ? unreachable(operation) : effect)
         const flaky: TokenStore.Service = {
-          name: "flaky",
-          get: (key) => guard("get", memory.get(key)),
-          compareAndSet: (key, version, write) =>
+          ...wrapStore(memory, (operation, effect) =>
             Effect.suspend(() =>
-              outage.casDown
-                ? unreachable("compareAndSet")
-                : guard("compareAndSet", memory.compareAndSet(key, version, write))
-            ),
-          invalidate: (key, fingerprint) => guard("invalidate", memory.invalidate(key, fingerprint)),
-          acquireLease: (key, ttl) => guard("acquireLease", memory.acquireLease(key, ttl)),
-          releaseLease: (lease) => guard("releaseLease", memory.releaseLease(lease)),
-          awaitChange: (key, version, timeout) => guard("awaitChange", memory.awaitChange(key, version, timeout)),
-          remove: (key) => guard("remove", memory.remove(key))
+              outage.allDown || (outage.casDown && operation === "compareAndSet") ? unreachable(operation) : effect
+            )),
+          name: "flaky"
         }
         const storedRefreshToken = Effect.map(
           memory.get("account-3"),
-          (entry) => Redacted.value(Option.getOrThrow(entry).refreshToken!)
+          (entry) =>
+            Redacted.value(Option.getOrThrow(entry).refreshToken!)
         )
         const provider = CriteoAuth.make({ grant: codeGrant, tokenStore: flaky, storeKey: "account-3" }).pipe(
           Effect.provide(fake.layer)
@@ -265,8 +261,10 @@ describe("CriteoAuth on a TokenStore", () => {
         yield* b.refresh
         assert.strictEqual(yield* storedRefreshToken, "refresh-7")
 
-        assert.deepStrictEqual(refused, [])
-        const sent = (yield* fake.requests).slice(1).map((request) => request.form.get("refresh_token"))
+        assert.deepStrictEqual(chain.refused, [])
+        const sent = (yield* fake.requests).slice(1).map((request) =>
+          request.form.get("refresh_token")
+        )
         assert.deepStrictEqual(sent, ["refresh-1", "refresh-2", "refresh-3", "refresh-4", "refresh-5", "refresh-6"])
       })
   )
@@ -433,39 +431,16 @@ describe("CriteoAuth on a TokenStore", () => {
     "a refresh token rotated while the store failed is written back when it answers: the other provider's next refresh uses it (0 invalid_grant)",
     () =>
       Effect.gen(function*() {
-        // a server that revokes each refresh token once used
-        let latest = 0
-        let invalidGrants = 0
-        const fake = yield* makeFakeCriteo({
-          refreshTokens: true,
-          tokenReply: (n, request) => {
-            if (request.form.get("grant_type") === "refresh_token") {
-              if (request.form.get("refresh_token") !== `refresh-${latest}`) {
-                invalidGrants++
-                return { status: 400, body: { error: "invalid_grant" } }
-              }
-            }
-            latest = n
-            return undefined
-          }
-        })
+        const { chain, fake } = yield* revokingServer()
         const memory = yield* TokenStore.makeMemory
         // a store that can be taken down, as Redis stopped and then restarted empty
         let down = false
         const unreachable = (operation: string) =>
           Effect.fail(new TokenStore.TokenStoreError({ store: "switch", operation, key: "account-1", reason: "down" }))
-        const gate = <A>(operation: string, effect: Effect.Effect<A, TokenStore.TokenStoreError>) =>
-          Effect.suspend(() => (down ? unreachable(operation) : effect))
         const store: TokenStore.Service = {
+          ...wrapStore(memory, (operation, effect) => Effect.suspend(() => (down ? unreachable(operation) : effect))),
           name: "switch",
-          boundsItsOperations: true,
-          get: (key) => gate("get", memory.get(key)),
-          compareAndSet: (key, version, write) => gate("compareAndSet", memory.compareAndSet(key, version, write)),
-          invalidate: (key, fingerprint) => gate("invalidate", memory.invalidate(key, fingerprint)),
-          acquireLease: (key, ttl) => gate("acquireLease", memory.acquireLease(key, ttl)),
-          releaseLease: (lease) => gate("releaseLease", memory.releaseLease(lease)),
-          awaitChange: (key, version, timeout) => gate("awaitChange", memory.awaitChange(key, version, timeout)),
-          remove: (key) => gate("remove", memory.remove(key))
+          boundsItsOperations: true
         }
         const provider = CriteoAuth.make({
           grant: codeGrant,
@@ -506,28 +481,13 @@ describe("CriteoAuth on a TokenStore", () => {
           assert.strictEqual(Redacted.value((yield* storedRefreshToken)!), Redacted.value(after.refreshToken!))
           assert.isAbove(indexOf(Redacted.value(after.refreshToken!)), indexOf(Redacted.value(during.refreshToken!)))
         }
-        assert.strictEqual(invalidGrants, 0)
+        assert.deepStrictEqual(chain.refused, [])
       })
   )
 
   it.scoped("a pending write-back goes to the store before an acquisition through it reads the revoked one", () =>
     Effect.gen(function*() {
-      let latest = 0
-      let invalidGrants = 0
-      const fake = yield* makeFakeCriteo({
-        refreshTokens: true,
-        tokenReply: (n, request) => {
-          if (
-            request.form.get("grant_type") === "refresh_token" &&
-            request.form.get("refresh_token") !== `refresh-${latest}`
-          ) {
-            invalidGrants++
-            return { status: 400, body: { error: "invalid_grant" } }
-          }
-          latest = n
-          return undefined
-        }
-      })
+      const { chain, fake } = yield* revokingServer()
       const memory = yield* TokenStore.makeMemory
       let down = false
       const store: TokenStore.Service = {
@@ -546,7 +506,7 @@ describe("CriteoAuth on a TokenStore", () => {
       down = false
       // no time for the background retry: the next acquisition writes it back first, then refreshes with it
       yield* a.refresh
-      assert.strictEqual(invalidGrants, 0)
-      assert.strictEqual(latest, 3)
+      assert.deepStrictEqual(chain.refused, [])
+      assert.strictEqual(chain.latest, 3)
     }))
 })

@@ -261,14 +261,23 @@ const valid = <A, I>(schema: Schema.Schema<A, I>, body: unknown, options?: typeo
   if (Either.isLeft(result)) assert.fail(String(result.left))
 }
 
-const invalid = <A, I>(schema: Schema.Schema<A, I>, body: unknown, options?: typeof strict) =>
-  assert.isTrue(Either.isLeft(decode(schema, body, options)), `decoded: ${JSON.stringify(body)}`)
-
 /** A deep copy of `body` with `edit` applied. */
 const mutated = (body: unknown, edit: (copy: any) => void): unknown => {
   const copy = structuredClone(body)
   edit(copy)
   return copy
+}
+
+/** A table of mismatches: each edit of a copy of `body` fails to decode; a failure names the edit. */
+const invalidEach = <A, I>(
+  schema: Schema.Schema<A, I>,
+  body: unknown,
+  edits: ReadonlyArray<(copy: any) => void>,
+  options?: typeof strict
+) => {
+  for (const edit of edits) {
+    assert.isTrue(Either.isLeft(decode(schema, mutated(body, edit), options)), `decoded after ${String(edit)}`)
+  }
 }
 
 /** Every API error body of the mapping builder and the fixtures, rendered, with where it comes from. */
@@ -302,9 +311,11 @@ describe("fixture bodies against Criteo's published schemas (criteo-api-python-s
 
     it("a mismatch fails: `type: \"Advertiser\"` is not in the enum, a numeric id is not a string", () => {
       valid(GetPortfolioResponse, mutated(body, (copy) => (copy.data[0].type = "advertiser")))
-      invalid(GetPortfolioResponse, mutated(body, (copy) => (copy.data[0].type = "Advertiser")))
-      invalid(GetPortfolioResponse, mutated(body, (copy) => (copy.data[0].id = 100042)))
-      invalid(GetPortfolioResponse, mutated(body, (copy) => (copy.data[0].attributes.advertiserName = 1)))
+      invalidEach(GetPortfolioResponse, body, [
+        (copy) => (copy.data[0].type = "Advertiser"),
+        (copy) => (copy.data[0].id = 100042),
+        (copy) => (copy.data[0].attributes.advertiserName = 1)
+      ])
     })
   })
 
@@ -317,19 +328,12 @@ describe("fixture bodies against Criteo's published schemas (criteo-api-python-s
     })
 
     it("a mismatch fails: `goal` and the spend limit's enums, the amount's type", () => {
-      invalid(CampaignV23Q1Response, mutated(body, (copy) => (copy.data.attributes.goal = "Conversions")))
-      invalid(
-        CampaignV23Q1Response,
-        mutated(body, (copy) => (copy.data.attributes.spendLimit.spendLimitType = "Capped"))
-      )
-      invalid(
-        CampaignV23Q1Response,
-        mutated(body, (copy) => (copy.data.attributes.spendLimit.spendLimitRenewal = "weekly"))
-      )
-      invalid(
-        CampaignV23Q1Response,
-        mutated(body, (copy) => (copy.data.attributes.spendLimit.spendLimitAmount.value = "5000"))
-      )
+      invalidEach(CampaignV23Q1Response, body, [
+        (copy) => (copy.data.attributes.goal = "Conversions"),
+        (copy) => (copy.data.attributes.spendLimit.spendLimitType = "Capped"),
+        (copy) => (copy.data.attributes.spendLimit.spendLimitRenewal = "weekly"),
+        (copy) => (copy.data.attributes.spendLimit.spendLimitAmount.value = "5000")
+      ])
     })
   })
 
@@ -339,23 +343,17 @@ describe("fixture bodies against Criteo's published schemas (criteo-api-python-s
     it("the fixture decodes", () => valid(JsonApiPageResponseOfAccount, body, strict))
 
     it("a mismatch fails: `subType` (not `subtype`), an unknown account type, a missing required field", () => {
-      invalid(
-        JsonApiPageResponseOfAccount,
-        mutated(body, (copy) => {
+      invalidEach(JsonApiPageResponseOfAccount, body, [
+        (copy) => {
           copy.data[0].attributes.subType = copy.data[0].attributes.subtype
           delete copy.data[0].attributes.subtype
-        }),
-        strict
-      )
-      invalid(JsonApiPageResponseOfAccount, mutated(body, (copy) => (copy.data[0].attributes.type = "Demand")), strict)
-      invalid(
-        JsonApiPageResponseOfAccount,
-        mutated(body, (copy) => (copy.data[0].attributes.subtype = "retailer")),
-        strict
-      )
-      invalid(JsonApiPageResponseOfAccount, mutated(body, (copy) => delete copy.data[0].attributes.timeZone), strict)
-      invalid(JsonApiPageResponseOfAccount, mutated(body, (copy) => delete copy.metadata.currentPageSize), strict)
-      invalid(JsonApiPageResponseOfAccount, mutated(body, (copy) => (copy.metadata.currentPageIndex = 0.5)), strict)
+        },
+        (copy) => (copy.data[0].attributes.type = "Demand"),
+        (copy) => (copy.data[0].attributes.subtype = "retailer"),
+        (copy) => delete copy.data[0].attributes.timeZone,
+        (copy) => delete copy.metadata.currentPageSize,
+        (copy) => (copy.metadata.currentPageIndex = 0.5)
+      ], strict)
     })
   })
 
@@ -383,9 +381,11 @@ describe("fixture bodies against Criteo's published schemas (criteo-api-python-s
 
     it("a mismatch fails: a `type` outside the enum (e.g. `unavailable`, `access_control`)", () => {
       const [, body] = bodies[0]
-      invalid(ErrorsBody, mutated(body, (copy) => (copy.errors[0].type = "unavailable")))
-      invalid(ErrorsBody, mutated(body, (copy) => (copy.errors[0].type = "access_control")))
-      invalid(ErrorsBody, mutated(body, (copy) => (copy.errors[0].title = 401)))
+      invalidEach(ErrorsBody, body, [
+        (copy) => (copy.errors[0].type = "unavailable"),
+        (copy) => (copy.errors[0].type = "access_control"),
+        (copy) => (copy.errors[0].title = 401)
+      ])
     })
   })
 })

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import { connect, createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
@@ -687,6 +688,94 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         )
         const line = failedAfterPrompt(yield* waited.result, ExitCode.Usage)
         assert.include(line, "No redirect came within 1s")
+      }))
+
+    /**
+     * A browser (or a rebinding page) as the listener sees it: a GET to `address` (`127.0.0.1`, `::1`) with
+     * the Host header `host`, raw, since fetch sets Host itself (none: an HTTP/1.0 request without one).
+     * The status (0: no answer, -1: refused) and the whole answer.
+     */
+    const rawGet = (address: string, port: number, target: string, host: string | undefined) =>
+      Effect.async<{ readonly status: number; readonly page: string }>((resume) => {
+        let data = ""
+        const socket = connect({ host: address, port }, () =>
+          socket.write(
+            host === undefined
+              ? `GET ${target} HTTP/1.0\r\n\r\n`
+              : `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+          ))
+        socket.setEncoding("utf8")
+        socket.on("data", (chunk: string) => data += chunk)
+        socket.on(
+          "end",
+          () => resume(Effect.succeed({ status: Number(/^HTTP\/1\.\d (\d{3})/.exec(data)?.[1] ?? 0), page: data }))
+        )
+        socket.on("error", () => resume(Effect.succeed({ status: -1, page: data })))
+      })
+
+    /** Whether this machine has an IPv6 loopback (the listener binds `::1` only where it does). */
+    const hasIpv6Loopback = Effect.async<boolean>((resume) => {
+      const server = createServer()
+      server.once("error", () => resume(Effect.succeed(false)))
+      server.listen(0, "::1", () => server.close(() => resume(Effect.succeed(true))))
+    })
+
+    it.scoped("another Host (DNS rebinding) is answered 421 and is not the redirect; localhost is served on ::1 too", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const code = `code-${Date.now()}-rebind`
+        const port = yield* Ports.freePort
+        const registered = `http://localhost:${port}/callback`
+        const client = yield* fake.register({ codes: [{ code, redirectUri: registered }] })
+        const cli = yield* Cli.start(
+          ["consent", "--account", "acme", "--listen", "--redirect-uri", registered],
+          envFor(fake, client)
+        )
+        const { state } = yield* linkOf(cli)
+        const redirect = `/callback?code=${code}&state=${encodeURIComponent(state)}`
+        // a page of evil.example resolving to 127.0.0.1: its requests carry its own Host, on any path
+        for (
+          const host of [
+            `evil.example:${port}`,
+            "evil.example",
+            `localhost.evil.example:${port}`,
+            `127.0.0.1:${port + 1}`,
+            `localhost`,
+            undefined
+          ]
+        ) {
+          for (const target of [redirect, "/favicon.ico"]) {
+            const answer = yield* rawGet("127.0.0.1", port, target, host)
+            assert.strictEqual(answer.status, 421, `Host ${host}: ${answer.page}`)
+            assert.notInclude(answer.page, "evil")
+            assert.notInclude(answer.page, code)
+            assert.notInclude(answer.page, state)
+          }
+        }
+        // the redirect was not consumed: the browser's own, on ::1 (where it may resolve localhost first)
+        const browser = (yield* hasIpv6Loopback) ? "::1" : "127.0.0.1"
+        const answer = yield* rawGet(browser, port, redirect, `LocalHost:${port}`)
+        assert.strictEqual(answer.status, 200, answer.page)
+        assert.include(answer.page, "Account connected")
+        const result = yield* cli.result
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual((yield* fake.requests(client.clientId, "token")).length, 1)
+        assert.strictEqual((yield* rawGet(browser, port, redirect, `localhost:${port}`)).status, -1, "closed")
+      }))
+
+    it.scoped("the listener answers to its loopback names: 127.0.0.1, localhost and [::1] with its port", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const cli = yield* Cli.start(["consent", "--account", "acme", "--listen"], envFor(fake, client))
+        const { redirectUri } = yield* linkOf(cli)
+        const port = Number(new URL(redirectUri).port)
+        for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+          assert.strictEqual((yield* rawGet("127.0.0.1", port, "/favicon.ico", host)).status, 404, host)
+        }
+        assert.strictEqual((yield* rawGet("127.0.0.1", port, "/favicon.ico", "evil.example")).status, 421)
+        yield* cli.signal("SIGINT")
+        assert.strictEqual((yield* cli.result).code, ExitCode.Interrupted)
       }))
 
     it.effect("a redirect URI the listener cannot serve, or --port with --redirect-uri: a usage error", () =>

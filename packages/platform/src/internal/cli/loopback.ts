@@ -24,6 +24,11 @@ import { ExitCode, UserError } from "./failure.js"
 export interface Target {
   /** The address to bind: `127.0.0.1` or `::1`. */
   readonly host: string
+  /**
+   * Bind `::1` as well, on the same port (a `localhost` redirect URI): a browser may resolve `localhost`
+   * to `::1` first. Skipped where the machine has no IPv6 loopback.
+   */
+  readonly alsoIpv6: boolean
   /** 0: a free port, chosen by the system. */
   readonly port: number
   /** The path of the redirect; other paths are answered 404. */
@@ -36,6 +41,15 @@ export interface Target {
 export const defaultPath = "/callback"
 
 const loopbackHosts: Record<string, string> = { "127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "[::1]": "::1" }
+
+/**
+ * The `Host` headers the listener answers to: its loopback names with the port it bound. Any other
+ * (`evil.example:PORT`, a page whose name was rebound to 127.0.0.1; none at all) is refused.
+ *
+ * @internal
+ */
+export const acceptedHosts = (port: number): ReadonlySet<string> =>
+  new Set(Object.keys(loopbackHosts).map((name) => `${name}:${port}`))
 
 /**
  * The listener's target from `--redirect-uri` (a loopback http URI with its port) or `--port` (default:
@@ -52,7 +66,7 @@ export const target = (redirectUri: Option.Option<string>, port: Option.Option<n
     if (!Number.isInteger(chosen) || chosen < 0 || chosen > 65535) {
       return Either.left("--port N: a port number, 0 to 65535 (0: a free port)")
     }
-    return Either.right({ host: "127.0.0.1", port: chosen, path: defaultPath, redirectUri: undefined })
+    return Either.right({ host: "127.0.0.1", alsoIpv6: false, port: chosen, path: defaultPath, redirectUri: undefined })
   }
   if (Option.isSome(port)) {
     return Either.left("--port and --redirect-uri cannot be used together: the redirect URI names the port")
@@ -63,7 +77,13 @@ export const target = (redirectUri: Option.Option<string>, port: Option.Option<n
   if (Option.isNone(url) || url.value.protocol !== "http:" || url.value.port === "") return Either.left(loopback)
   const host = loopbackHosts[url.value.hostname]
   if (host === undefined || url.value.username !== "" || url.value.password !== "") return Either.left(loopback)
-  return Either.right({ host, port: Number(url.value.port), path: url.value.pathname, redirectUri: redirectUri.value })
+  return Either.right({
+    host,
+    alsoIpv6: url.value.hostname === "localhost",
+    port: Number(url.value.port),
+    path: url.value.pathname,
+    redirectUri: redirectUri.value
+  })
 }
 
 /**
@@ -133,9 +153,40 @@ export interface Listener {
   readonly answer: (page: Page) => Effect.Effect<void>
 }
 
+/** The answer to a request for another host: no detail (the asking page is not to learn anything). */
+const misdirected: Page = { status: 421, title: "Misdirected request", text: "Not for this host." }
+
+/** The server's error code when it cannot listen (`EADDRINUSE`, ...). */
+const errorCode = (error: { readonly cause?: unknown }): string => {
+  const cause = error.cause as { code?: unknown } | undefined
+  return typeof cause?.code === "string" ? cause.code : "unknown error"
+}
+
+/** The machine has no IPv6 loopback: `::1` cannot be bound, and no browser can reach it there either. */
+const noIpv6 = new Set(["EADDRNOTAVAIL", "EAFNOSUPPORT"])
+
+const bind = (host: string, port: number) =>
+  NodeHttpServer.make(() => createServer(), { host, port }).pipe(
+    Effect.mapError((error) => {
+      const code = errorCode(error)
+      return {
+        code,
+        error: new UserError({
+          code: ExitCode.Configuration,
+          sentence: `Cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port} for the redirect (${
+            code === "EADDRINUSE" ? "the port is in use" : code
+          })`
+        })
+      }
+    })
+  )
+
 /**
- * Starts the listener. Other paths and methods are answered 404/405 and do not count; requests after
- * the first on the redirect path are answered 409. Closing the scope answers a waiting browser (the
+ * Starts the listener. Requests whose `Host` is not one of its loopback names with its port (a page
+ * of another site whose name was rebound to this machine, DNS rebinding) are answered 421 without
+ * detail and do not count; nor do other paths and methods (404/405); requests after the first on the
+ * redirect path are answered 409. For a `localhost` redirect URI, the port is bound on `127.0.0.1` and
+ * `::1` (unless the machine has no IPv6 loopback). Closing the scope answers a waiting browser (the
  * command was interrupted) and closes the server.
  *
  * @internal
@@ -144,22 +195,19 @@ export const listen = (target: Target): Effect.Effect<Listener, UserError, Scope
   Effect.gen(function*() {
     const arrived = yield* Deferred.make<string>()
     const answered = yield* Deferred.make<Page>()
-    const where = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`
-    const server = yield* NodeHttpServer.make(() => createServer(), { host: target.host, port: target.port }).pipe(
-      Effect.mapError((error) => {
-        const cause = error.cause as { code?: unknown } | undefined
-        const code = typeof cause?.code === "string" ? cause.code : "unknown error"
-        return new UserError({
-          code: ExitCode.Configuration,
-          sentence: `Cannot listen on ${where} for the redirect (${
-            code === "EADDRINUSE" ? "the port is in use" : code
-          })`
-        })
-      })
-    )
+    const server = yield* Effect.mapError(bind(target.host, target.port), ({ error }) => error)
     const port = server.address._tag === "TcpAddress" ? server.address.port : target.port
+    const ipv6 = target.alsoIpv6
+      ? yield* bind("::1", port).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(({ code }) => noIpv6.has(code), () => Effect.succeedNone),
+        Effect.mapError(({ error }) => error)
+      )
+      : Option.none()
+    const hosts = acceptedHosts(port)
     const app = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      if (!hosts.has((request.headers["host"] ?? "").toLowerCase())) return render(misdirected)
       const path = request.url.split("?")[0]
       if (path !== target.path) {
         return render({ status: 404, title: "Not found", text: "This is criteo-auth's consent listener." })
@@ -178,6 +226,7 @@ export const listen = (target: Target): Effect.Effect<Listener, UserError, Scope
       return render(Option.getOrElse(page, () => abandoned))
     })
     yield* server.serve(app)
+    if (Option.isSome(ipv6)) yield* ipv6.value.serve(app)
     // runs before the server closes: a browser still waiting gets a page, so the close is not held up
     yield* Effect.addFinalizer(() => Deferred.succeed(answered, abandoned))
     return {

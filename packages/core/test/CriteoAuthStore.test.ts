@@ -79,6 +79,21 @@ const wrapStore = (
   remove: (key) => around("remove", store.remove(key))
 })
 
+/** How many `get`s of a store failed so far (`criteo_auth_store_degraded_total`, operation `get`). */
+const degradedGets = Effect.map(
+  Metric.value(Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")),
+  (state) => state.count
+)
+
+/** The messages logged at Warning or above, with the logger that collects them. */
+const captureWarnings = () => {
+  const warnings: Array<string> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
+  })
+  return { warnings, logger: Logger.replace(Logger.defaultLogger, logger) }
+}
+
 /** A store that counts the operations made on it. */
 const counting = (store: TokenStore.Service) => {
   const counts = { operations: 0 }
@@ -352,8 +367,7 @@ describe("CriteoAuth on a TokenStore", () => {
           boundsItsOperations: true,
           get: (key) => Effect.zipRight(Deferred.await(gate), memory.get(key))
         }
-        const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
-        const degradedBefore = (yield* Metric.value(degradedGets)).count
+        const degradedBefore = yield* degradedGets
         const fake = yield* makeFakeCriteo()
         const auth = yield* CriteoAuth.make({ grant, tokenStore: slow }).pipe(Effect.provide(fake.layer))
         const fiber = yield* Effect.fork(auth.token)
@@ -365,18 +379,14 @@ describe("CriteoAuth on a TokenStore", () => {
         // obtained through the store (under its lease, then written there), not around it
         const stored = Option.getOrUndefined(yield* memory.get(clientId))?.accessToken
         assert.strictEqual(stored === undefined ? undefined : valueOf(stored), valueOf(token))
-        assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore)
+        assert.strictEqual(yield* degradedGets, degradedBefore)
       })
   )
 
   it.scoped("a store that fails does not fail the callers: they are served, with one warning and a metric", () => {
-    const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
-    })
+    const { logger, warnings } = captureWarnings()
     return Effect.gen(function*() {
-      const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
-      const degradedBefore = (yield* Metric.value(degradedGets)).count
+      const degradedBefore = yield* degradedGets
       const fake = yield* makeFakeCriteo({ tokenLatency: 100 })
       const auth = yield* CriteoAuth.make({ grant, tokenStore: broken }).pipe(Effect.provide(fake.layer))
       const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 100 }, () => auth.token), {
@@ -396,21 +406,17 @@ describe("CriteoAuth on a TokenStore", () => {
       assert.strictEqual(fake.stats.tokenRequests, 2)
       assert.strictEqual(warnings.length, 1)
       assert.include(warnings[0], "without the store")
-      assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore + 2)
+      assert.strictEqual(yield* degradedGets, degradedBefore + 2)
       // nothing secret in the warning
       assert.notInclude(warnings[0], valueOf(tokens[0]))
       assert.notInclude(warnings[0], clientSecret)
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    }).pipe(Effect.provide(logger))
   })
 
   it.scoped("a store that reports its own outages: its providers log no warning of their own, the metric still counts", () => {
-    const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
-    })
+    const { logger, warnings } = captureWarnings()
     return Effect.gen(function*() {
-      const degradedGets = Metric.tagged(CriteoAuthMetrics.storeDegraded, "operation", "get")
-      const degradedBefore = (yield* Metric.value(degradedGets)).count
+      const degradedBefore = yield* degradedGets
       const fake = yield* makeFakeCriteo()
       const reporting: TokenStore.Service = { ...broken, reportsOutages: true }
       // three accounts' providers on one store, as CriteoAccounts builds them
@@ -423,8 +429,8 @@ describe("CriteoAuth on a TokenStore", () => {
       yield* Fiber.join(fiber)
       assert.strictEqual(fake.stats.tokenRequests, 3)
       assert.deepStrictEqual(warnings, [])
-      assert.strictEqual((yield* Metric.value(degradedGets)).count, degradedBefore + 3)
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      assert.strictEqual(yield* degradedGets, degradedBefore + 3)
+    }).pipe(Effect.provide(logger))
   })
 
   it.scoped(

@@ -134,14 +134,17 @@ export const describeRequests = (requests: ReadonlyArray<{ readonly status?: num
 // preconditions
 // -----------------------------------------------------------------------------
 
+/** The precondition `name`: `requests` holds at least one (counted as `noun`s); else `whenNone` says why. */
+const someRequests = (name: string, requests: ReadonlyArray<unknown>, noun: string, whenNone: string) =>
+  precondition(name, requests.length > 0, requests.length > 0 ? plural(requests.length, noun) : whenNone)
+
 /** The client sent a token request (it was built, configured and started). */
 export const tokenRequested: ConformanceCase.Precondition = (evidence) =>
-  precondition(
+  someRequests(
     "the client sends a token request",
-    evidence.tokenRequests.length > 0,
-    evidence.tokenRequests.length > 0
-      ? plural(evidence.tokenRequests.length, "token request")
-      : "no token request reached the token endpoint"
+    evidence.tokenRequests,
+    "token request",
+    "no token request reached the token endpoint"
   )
 
 /**
@@ -163,14 +166,13 @@ export const tokenResponseServed: ConformanceCase.Precondition = (evidence) => {
 
 /** The client called the API (whatever the answer). */
 export const apiCalled: ConformanceCase.Precondition = (evidence) =>
-  precondition(
+  someRequests(
     "the client calls the API",
-    evidence.apiRequests.length > 0,
-    evidence.apiRequests.length > 0
-      ? plural(evidence.apiRequests.length, "API request")
-      : `no API request (${plural(evidence.tokenRequests.length, "token request")}, answered ${
-        describeRequests(evidence.tokenRequests)
-      })`
+    evidence.apiRequests,
+    "API request",
+    `no API request (${plural(evidence.tokenRequests.length, "token request")}, answered ${
+      describeRequests(evidence.tokenRequests)
+    })`
   )
 
 /** The call recorded under `label` succeeded (a warm-up that gives the client a token before a fault). */

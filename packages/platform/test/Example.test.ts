@@ -41,4 +41,44 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
       assert.strictEqual(result.code, 0)
       assert.match(result.stderr, /^Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: Criteo rejected the client/)
     }))
+
+  it.effect(
+    "the Promise example (examples/promise.ts) calls the API, then exits by itself",
+    () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const clientId = `example-promise-${crypto.randomUUID()}`
+        const client = yield* fake.register({
+          clientId,
+          apiScript: [{ status: 200, body: { data: [{ id: clientId, type: "Advertiser", attributes: {} }] } }]
+        })
+        // the process ends only if close() released the dispatcher and the background refresh
+        const result = yield* Cli.run([], {
+          CRITEO_CLIENT_ID: client.clientId,
+          CRITEO_CLIENT_SECRET: client.clientSecret,
+          CRITEO_TOKEN_URL: fake.tokenUrl,
+          CRITEO_API_URL: fake.url
+        }, { script: Cli.example("promise") }).pipe(Effect.timeout("20 seconds"))
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stdout, `Connected as advertiser ${client.clientId} (HTTP 200)\n`)
+        const [call] = yield* fake.requests(client.clientId, "api")
+        assert.strictEqual(call.path, "/2026-07/advertisers/me")
+      }),
+    30_000
+  )
+
+  it.effect("the Promise example says which credentials are wrong, by the error's tag", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register()
+      const result = yield* Cli.run([], {
+        CRITEO_CLIENT_ID: client.clientId,
+        CRITEO_CLIENT_SECRET: "not-the-secret",
+        CRITEO_TOKEN_URL: fake.tokenUrl,
+        CRITEO_API_URL: fake.url
+      }, { script: Cli.example("promise") }).pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(result.code, 0)
+      assert.match(result.stderr, /^Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: Criteo rejected the client/)
+      assert.notInclude(result.stderr, "not-the-secret")
+    }), 30_000)
 })

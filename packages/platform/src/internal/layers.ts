@@ -44,6 +44,15 @@ export const fromOptions = <R>(
 const toConfigError = (error: CriteoConfig.UrlError): ConfigError.ConfigError =>
   ConfigError.InvalidData([error.option], error.message)
 
+/** The options from configuration, validated: a URL `validate` refuses is a `ConfigError`. */
+export const validatedConfig = (
+  config: Config.Config.Wrap<CriteoConfig.Options> = CriteoConfig.config
+): Effect.Effect<CriteoConfig.Options, ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Config.unwrap(config),
+    (options) => CriteoConfig.validate(options).pipe(Effect.mapError(toConfigError))
+  )
+
 /** From configuration: a URL `fromOptions` would refuse is a `ConfigError`. */
 export const fromConfig = <R>(
   build: (options: CriteoConfig.Options) => Layer.Layer<Services, CriteoConfig.UrlError, R>
@@ -52,8 +61,5 @@ export const fromConfig = <R>(
   config: Config.Config.Wrap<CriteoConfig.Options> = CriteoConfig.config
 ): Layer.Layer<Services, ConfigError.ConfigError, R> =>
   Layer.unwrapEffect(
-    Config.unwrap(config).pipe(
-      Effect.flatMap((options) => CriteoConfig.validate(options).pipe(Effect.mapError(toConfigError))),
-      Effect.map((options) => build(options).pipe(Layer.mapError(toConfigError)))
-    )
+    Effect.map(validatedConfig(config), (options) => build(options).pipe(Layer.mapError(toConfigError)))
   )

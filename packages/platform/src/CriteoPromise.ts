@@ -107,6 +107,22 @@ export interface Response {
 }
 
 /**
+ * How the client is wired, beside its options.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Settings {
+  /**
+   * An undici dispatcher of the application's (a `ProxyAgent` with credentials, an `Agent` with a custom
+   * CA, a `MockAgent` in tests), as `CriteoNode.layerWithoutDispatcher` takes it: given the same
+   * per-attempt bounds (`CriteoNode.withApiTimeouts`), and not closed by `close()`. Default: the
+   * dispatcher of `CriteoNode.layer` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` honoured), closed by `close()`.
+   */
+  readonly dispatcher?: Undici.Dispatcher | undefined
+}
+
+/**
  * The client. Close it (`await client.close()`, or `await using client = ...`) to stop the background
  * token refresh and close the connections: the process can then exit.
  *
@@ -440,13 +456,18 @@ interface Wiring {
 
 class WiringTag extends Context.Tag("@criteo-auth/platform/CriteoPromise/Wiring")<WiringTag, Wiring>() {}
 
-/** `CriteoNode.layer`'s services, on a dispatcher of the client's own that the Effect client sees through `HandingOver`. */
-const wire = <E>(options: Effect.Effect<Options, E>) =>
+/**
+ * `CriteoNode.layer`'s services, on the client's dispatcher (`CriteoNode.makeDispatcher`'s, or the one given,
+ * with the same per-attempt bounds) that the Effect client sees through `HandingOver`.
+ */
+const wire = <E>(options: Effect.Effect<Options, E>, given: Undici.Dispatcher | undefined) =>
   Layer.scoped(
     WiringTag,
     Effect.gen(function*() {
       const validated = yield* options
-      const dispatcher = yield* CriteoNode.makeDispatcher(validated)
+      const dispatcher = given === undefined
+        ? yield* CriteoNode.makeDispatcher(validated)
+        : CriteoNode.withApiTimeouts(given, validated)
       const context = yield* Layer.build(
         internal.services(validated, "transport").pipe(
           Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
@@ -467,8 +488,11 @@ const wire = <E>(options: Effect.Effect<Options, E>) =>
 const rejection = (cause: Cause.Cause<unknown>): unknown =>
   Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
 
-const build = async <E>(options: Effect.Effect<Options, E>): Promise<CriteoPromiseClient> => {
-  const runtime = ManagedRuntime.make(wire(options))
+const build = async <E>(
+  options: Effect.Effect<Options, E>,
+  settings: Settings | undefined
+): Promise<CriteoPromiseClient> => {
+  const runtime = ManagedRuntime.make(wire(options, settings?.dispatcher))
   const built = await runtime.runPromiseExit(WiringTag)
   if (Exit.isFailure(built)) {
     await runtime.dispose()
@@ -610,8 +634,8 @@ const makeRequest = (
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options: Options): Promise<CriteoPromiseClient> =>
-  build(Effect.flatMap(checkOptions(options), CriteoConfig.validate))
+export const make = (options: Options, settings?: Settings): Promise<CriteoPromiseClient> =>
+  build(Effect.flatMap(checkOptions(options), CriteoConfig.validate), settings)
 
 /**
  * A client from configuration: by default the `CRITEO_*` environment variables (`CriteoConfig.config`),
@@ -621,8 +645,9 @@ export const make = (options: Options): Promise<CriteoPromiseClient> =>
  * @category constructors
  */
 export const fromConfig = (
-  config?: Config.Config.Wrap<Options>
-): Promise<CriteoPromiseClient> => build<ConfigError.ConfigError>(internal.validatedConfig(config))
+  config?: Config.Config.Wrap<Options>,
+  settings?: Settings
+): Promise<CriteoPromiseClient> => build<ConfigError.ConfigError>(internal.validatedConfig(config), settings)
 
 /**
  * Whether a value is a failure of a call: one of `CallError`'s tagged errors.

@@ -1,6 +1,7 @@
 import * as CriteoAuthError from "@criteo-auth/core/CriteoAuthError"
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
+import Undici from "@effect/platform-node/Undici"
 import * as CriteoHttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, layer } from "@effect/vitest"
 import * as Config from "effect/Config"
@@ -374,5 +375,36 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
       ]
       for (const error of refused) assert.instanceOf(error, CriteoPromise.InvalidRequestError)
       assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+    }))
+
+  it.scoped("on the application's dispatcher (here a MockAgent): the same client, the dispatcher left open", () =>
+    Effect.gen(function*() {
+      const agent = new Undici.MockAgent()
+      agent.disableNetConnect()
+      const origin = "https://api.criteo.test"
+      const pool = agent.get(origin)
+      const json = { headers: { "content-type": "application/json" } }
+      pool.intercept({ path: "/oauth2/token", method: "POST" })
+        .reply(200, { access_token: "mock-token", token_type: "Bearer", expires_in: 900 }, json)
+      const seen: Array<string> = []
+      pool.intercept({ path: "/2026-07/advertisers/me", method: "GET" }).reply(200, (options) => {
+        seen.push(String((options.headers as Record<string, string>)["authorization"]))
+        return { data: { id: "1" } }
+      }, json).times(2)
+      const criteo = yield* attempt(() =>
+        CriteoPromise.make({
+          grant: Grant.clientCredentials({ clientId: "mock", clientSecret: Redacted.make("mock-secret") }),
+          tokenUrl: `${origin}/oauth2/token`,
+          apiUrl: origin
+        }, { dispatcher: agent })
+      )
+      for (let i = 0; i < 2; i++) {
+        const response = yield* attempt(() => criteo.get("/advertisers/me"))
+        assert.deepStrictEqual(yield* attempt(() => response.json()), { data: { id: "1" } })
+      }
+      assert.deepStrictEqual(seen, ["Bearer mock-token", "Bearer mock-token"])
+      yield* attempt(() => criteo.close())
+      agent.assertNoPendingInterceptors()
+      yield* attempt(() => agent.close())
     }))
 })

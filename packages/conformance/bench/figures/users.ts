@@ -33,7 +33,8 @@ const names: ReadonlyArray<Clients.UserClientName> = [
   "undici-bearer-promise",
   "criteo-node-promise",
   "fetch-effect-bearer-promise",
-  "criteo-fetch-promise"
+  "criteo-fetch-promise",
+  "criteo-promise"
 ]
 
 /** [client, its floor]: what criteo-auth adds on the same HttpClient, called the same way. */
@@ -56,6 +57,37 @@ export interface Result extends Options {
   readonly failures: number
   readonly firstFailure: string | undefined
   readonly tokenRequests: number
+  /** The Promise-facing client against the Promise path it replaces and against plain fetch. */
+  readonly promiseClient: PromiseClientResult
+}
+
+/**
+ * `CriteoPromise` (issue 14) beside `CriteoNode.layer` through `ManagedRuntime.runPromise` (what it
+ * replaces for non-Effect applications) and plain fetch with a fixed bearer header, per round.
+ */
+export interface PromiseClientResult {
+  /** criteo-promise's requests per second over criteo-node-promise's. */
+  readonly toNodePromise: Spread
+  /** CPU µs per request criteo-promise spends less than criteo-node-promise (positive: cheaper). */
+  readonly cpuSavedMicros: Spread
+  /** CPU µs per request criteo-promise spends over plain fetch with a fixed header. */
+  readonly cpuOverFetchMicros: Spread
+}
+
+type Round = Record<Clients.UserClientName, { readonly ms: number; readonly cpuMs: number }>
+
+const promiseClientRows = (rounds: ReadonlyArray<Round>, requests: number): PromiseClientResult => {
+  const rounded = (s: Spread, digits: number): Spread => ({
+    median: round(s.median, digits),
+    min: round(s.min, digits),
+    max: round(s.max, digits)
+  })
+  const micros = (f: (r: Round) => number) => rounded(spread(rounds.map((r) => (f(r) * 1000) / requests)), 1)
+  return {
+    toNodePromise: rounded(spread(rounds.map((r) => r["criteo-node-promise"].ms / r["criteo-promise"].ms)), 3),
+    cpuSavedMicros: micros((r) => r["criteo-node-promise"].cpuMs - r["criteo-promise"].cpuMs),
+    cpuOverFetchMicros: micros((r) => r["criteo-promise"].cpuMs - r["fetch-bearer"].cpuMs)
+  }
 }
 
 export const run = async (options: Options = defaults): Promise<Result> => {
@@ -112,7 +144,8 @@ export const run = async (options: Options = defaults): Promise<Result> => {
       ),
       failures,
       firstFailure,
-      tokenRequests
+      tokenRequests,
+      promiseClient: promiseClientRows(rounds, options.requests)
     }
   } finally {
     await server.close()

@@ -286,6 +286,7 @@ export const table = (figures: Figures): string => {
         na
       ])
     }
+    for (const row of promiseClientRows(users, ratio, sign)) rows.push(row)
     for (const name of ["criteo-node-promise", "criteo-fetch-promise"] as const) {
       rows.push([
         `1b. … ${name} (ManagedRuntime.runPromise per call) ÷ its floor (${
@@ -528,3 +529,43 @@ export const table = (figures: Figures): string => {
 
 export const describeMachine = (machine: Machine): string =>
   `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB of memory, Node ${machine.node}, ${machine.os}`
+
+/** The rows of `CriteoPromise` (issue 14): against the Promise path it replaces, and against plain fetch. */
+const promiseClientRows = (
+  users: Users.Result,
+  ratio: (spreadOf: { median: number; min: number; max: number }) => string,
+  sign: (value: number) => string
+): Array<Array<string>> => {
+  const { cpuOverFetchMicros, cpuSavedMicros, toNodePromise } = users.promiseClient
+  const na = "—"
+  const range = (s: { median: number; min: number; max: number }) =>
+    `**${sign(s.median)} µs** (rounds ${sign(s.min)} to ${sign(s.max)})`
+  return [
+    [
+      "1b. … criteo-promise (CriteoPromise: undici's request on the common path) ÷ criteo-node-promise (CriteoNode.layer, ManagedRuntime.runPromise per call), req/s, same rounds",
+      `${ratio(toNodePromise)}; CPU ${users.cpuMicrosPerRequest["criteo-promise"].toFixed(0)} against ${
+        users.cpuMicrosPerRequest["criteo-node-promise"].toFixed(0)
+      } µs/request`,
+      na,
+      na,
+      na,
+      na
+    ],
+    [
+      "1b. … CPU criteo-promise saves per request over criteo-node-promise (median of the rounds' differences)",
+      range(cpuSavedMicros),
+      na,
+      na,
+      na,
+      na
+    ],
+    [
+      "1b. … CPU criteo-promise adds per request over plain fetch with a fixed bearer header",
+      range(cpuOverFetchMicros),
+      na,
+      na,
+      na,
+      na
+    ]
+  ]
+}

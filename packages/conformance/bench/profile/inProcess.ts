@@ -12,10 +12,15 @@
  *   request — the one thing `CriteoFetch`'s bounded fetch cannot do without.
  * - `criteo-node` (`CriteoNode.layerWithoutDispatcher`) against `undici-floor`
  *   (`NodeHttpClient.layerUndiciWithoutDispatcher`, fixed bearer header), on the same `MockAgent`.
+ * - The Promise path (issue 14), on the same `MockAgent`, each call a Promise, 32 in flight:
+ *   `criteo-promise` (`CriteoPromise`, undici's `request` on its common path) against `criteo-node-promise`
+ *   (`CriteoNode.layerWithoutDispatcher` through `ManagedRuntime.runPromise` per call, what it replaces) and
+ *   `undici-request` (undici's own `request` with a fixed bearer header: its floor).
  */
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as CriteoFetch from "@criteo-auth/platform/CriteoFetch"
 import * as CriteoNode from "@criteo-auth/platform/CriteoNode"
+import * as CriteoPromise from "@criteo-auth/platform/CriteoPromise"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import Undici from "@effect/platform-node/Undici"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -72,6 +77,60 @@ const caller = <R, E>(
     if (failures > 0) throw new Error(`${failures} calls failed`)
   }))
 
+/** `count` calls of `call`, 32 in flight, as a non-Effect application makes them. */
+const promisePool = (call: () => Promise<number>) => async (count: number) => {
+  let next = 0
+  let failures = 0
+  const worker = async () => {
+    while (next < count) {
+      next++
+      if ((await call()) !== 200) failures++
+    }
+  }
+  await Promise.all(Array.from({ length: 32 }, worker))
+  if (failures > 0) throw new Error(`${failures} calls failed`)
+}
+
+/** The Promise path's clients (issue 14), on the same MockAgent. */
+function promiseClients(): Record<string, (count: number) => Promise<void>> {
+  const criteo = CriteoPromise.make(options, { dispatcher: agent })
+  const node = ManagedRuntime.make(CriteoNode.layerWithoutDispatcher(options).pipe(Layer.provide(dispatcher)))
+  const nodeCall = Effect.flatMap(
+    CriteoHttpClient.CriteoHttpClient,
+    (http) => Effect.flatMap(http.get(apiPath), (response) => Effect.as(response.json, response.status))
+  )
+  const headers = { accept: "application/json", authorization: "Bearer fixed" }
+  return {
+    "criteo-promise": promisePool(async () => {
+      const response = await (await criteo).get(apiPath)
+      await response.json()
+      return response.status
+    }),
+    "criteo-node-promise": promisePool(() => node.runPromise(nodeCall)),
+    "undici-request": promisePool(async () => {
+      const response = await agent.request({ origin, path: `/${apiVersion}${apiPath}`, method: "GET", headers })
+      await response.body.json()
+      return response.statusCode
+    })
+  }
+}
+
+/** The Promise path's lines: CriteoPromise against what it replaces and against its floor. */
+function promiseLines(
+  ratio: (name: string, floor: string) => number,
+  cpu: (name: string) => number,
+  over: (name: string, floor: string) => number
+): Array<string> {
+  return ([["criteo-promise", "criteo-node-promise"], ["criteo-promise", "undici-request"], [
+    "criteo-node-promise",
+    "undici-request"
+  ]] as const).map(([name, floor]) =>
+    `${name} ÷ ${floor}: ${ratio(name, floor).toFixed(3)}; CPU ${cpu(name).toFixed(1)} against ${
+      cpu(floor).toFixed(1)
+    } µs/call: ${over(name, floor) >= 0 ? "+" : ""}${over(name, floor).toFixed(1)} µs`
+  )
+}
+
 const withFetch = (fetch: typeof globalThis.fetch) =>
   ManagedRuntime.make(FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, fetch))))
 const clients: Record<string, (count: number) => Promise<void>> = {
@@ -88,7 +147,8 @@ const clients: Record<string, (count: number) => Promise<void>> = {
   "criteo-node": caller(
     ManagedRuntime.make(CriteoNode.layerWithoutDispatcher(options).pipe(Layer.provide(dispatcher))),
     CriteoHttpClient.CriteoHttpClient
-  )
+  ),
+  ...promiseClients()
 }
 const names = Object.keys(clients)
 const requests = Number(process.argv[2] ?? 4_000)
@@ -121,6 +181,7 @@ for (
     } µs/call: ${over(name, floor) >= 0 ? "+" : ""}${over(name, floor).toFixed(1)} µs`
   )
 }
+for (const line of promiseLines(ratio, cpu, over)) lines.push(line)
 process.stdout.write(`${lines.join("\n")}\n`)
 await agent.close()
 process.exit(0)

@@ -299,15 +299,17 @@ const handoverKey = Symbol.for("@criteo-auth/platform/CriteoPromise/handover")
  */
 class Handover {
   #outcome: Promise<Undici.Dispatcher.ResponseData> | undefined
+  #data: Undici.Dispatcher.ResponseData | undefined
   constructor(
     readonly method: string,
     readonly origin: string,
     readonly path: string,
     readonly authorization: string,
     outcome: Promise<Undici.Dispatcher.ResponseData>,
-    readonly data: Undici.Dispatcher.ResponseData | undefined
+    data: Undici.Dispatcher.ResponseData | undefined
   ) {
     this.#outcome = outcome
+    this.#data = data
   }
   claim(options: Undici.Dispatcher.RequestOptions<unknown>): Promise<Undici.Dispatcher.ResponseData> | undefined {
     const outcome = this.#outcome
@@ -317,13 +319,18 @@ class Handover {
       (options.headers as Record<string, string | undefined> | undefined)?.["authorization"] !== this.authorization
     ) return undefined
     this.#outcome = undefined
+    this.#data = undefined
     return outcome
   }
-  /** The answer nobody claimed: its body is dropped, so its connection is released. */
+  /**
+   * The answer nobody claimed: its body is dropped, so its connection is released. Nothing is kept either
+   * way (a fiber forked during the call may keep this object in its context).
+   */
   discard(): void {
-    if (this.#outcome === undefined) return
+    const data = this.#data
     this.#outcome = undefined
-    this.data?.body.dump().catch(() => {})
+    this.#data = undefined
+    data?.body.dump().catch(noop)
   }
 }
 

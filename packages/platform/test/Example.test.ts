@@ -2,6 +2,9 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
 
@@ -81,4 +84,14 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
       assert.match(result.stderr, /^Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: Criteo rejected the client/)
       assert.notInclude(result.stderr, "not-the-secret")
     }), 30_000)
+
+  it.effect("the README shows examples/promise.ts as it is", () =>
+    Effect.sync(() => {
+      const here = path.dirname(fileURLToPath(import.meta.url))
+      const readme = fs.readFileSync(path.join(here, "../README.md"), "utf8")
+      const file = fs.readFileSync(path.join(here, "../examples/promise.ts"), "utf8")
+      const block = /This is \[`examples\/promise\.ts`\][\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)
+      assert.isNotNull(block)
+      assert.strictEqual(block![1], file.slice(file.indexOf("import * as CriteoPromise")))
+    }))
 })

@@ -25,7 +25,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as AccessToken from "./AccessToken.js"
+import * as AccessToken from "./AccessToken.js"
 import * as CriteoAuth from "./CriteoAuth.js"
 import * as CriteoAuthError from "./CriteoAuthError.js"
 import * as CriteoAuthMetrics from "./CriteoAuthMetrics.js"
@@ -76,9 +76,8 @@ export const defaults = {
   /** The longest wait honoured for a 429's `x-ratelimit-reset` / `Retry-After`. */
   maxRateLimitWait: Duration.seconds(60),
   /**
-   * After a replayed request is answered 401 again (the token was just minted, so the API refuses
-   * the client, not the token), the 401s answered to the same token during this time fail at once,
-   * without another token request.
+   * After a new token is answered 401 (the API refuses the client, or the token was revoked in a race),
+   * how long the client invalidates no token on a 401: see `AuthOptions.unauthorizedCooldown`.
    */
   unauthorizedCooldown: Duration.seconds(10)
 } as const
@@ -283,6 +282,16 @@ const versionOf = (url: string): string | undefined => {
 }
 
 /**
+ * An open cooldown window: the token whose refusal opened it (invalidated then), until when it lasts, and
+ * whether the probe (the token obtained after it) has been refused too.
+ */
+interface Cooling {
+  readonly refused: AccessToken.AccessToken
+  readonly untilMillis: number
+  probeRefused: boolean
+}
+
+/**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
  * 401 or 403) is a chain of two steps; the 401 replay and the 403 summary are separate functions.
  */
@@ -293,10 +302,13 @@ const authenticated = <E, R>(
 ) => {
   const cooldownMillis = Duration.toMillis(unauthorizedCooldown)
   /**
-   * The token a replay was refused with, and until when its 401s are answered without a new token.
-   * Written only on the 401 path; one per client, like the provider's fast-path mirror.
+   * The token the latest replay obtained, until a replay with it succeeds: a 401 to it before then means
+   * the API refuses the client's new tokens. Written only on the 401 path; one per client, like the
+   * provider's fast-path mirror.
    */
-  let refused: { readonly token: AccessToken.AccessToken; readonly untilMillis: number } | undefined
+  let renewed: AccessToken.AccessToken | undefined
+  /** The open cooldown window (see `AuthOptions.unauthorizedCooldown`), if any. */
+  let cooling: Cooling | undefined
 
   const execute = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
     Effect.matchEffect(self.execute(authorize(request, token)), {
@@ -316,6 +328,58 @@ const authenticated = <E, R>(
     sent: AccessToken.AccessToken
   ) => Effect.flatMap(summarize(request, response, sent), (summary) => new CriteoAuthError.UnauthorizedError(summary))
 
+  /** The window opens on `token`, refused although it was new: invalidated, so that the next caller gets the probe. */
+  const open = (token: AccessToken.AccessToken, now: number) => {
+    cooling = { refused: token, untilMillis: now + cooldownMillis, probeRefused: false }
+    renewed = undefined
+    return auth.invalidate(token)
+  }
+
+  /** The end of a replay: a 401 is an `UnauthorizedError` (never a second replay), 403 and 410 their errors. */
+  const concluded = (
+    request: HttpClientRequest.HttpClientRequest,
+    second: HttpClientResponse.HttpClientResponse,
+    token: AccessToken.AccessToken
+  ) =>
+    second.status === 403
+      ? forbidden(request, second, token)
+      : second.status === 410
+      ? gone(request, second, token)
+      : Effect.succeed(second)
+
+  /**
+   * A 401 while the window is open: the client invalidates nothing. A 401 to the current token (the
+   * probe), or any 401 once the probe has been refused, fails at once; a 401 to an older token (the refused
+   * one, or one sent before it) is replayed once on the current token.
+   */
+  const whileCooling = (
+    request: HttpClientRequest.HttpClientRequest,
+    sent: AccessToken.AccessToken,
+    first: HttpClientResponse.HttpClientResponse,
+    window: Cooling
+  ) =>
+    Effect.gen(function*() {
+      const current = yield* auth.token
+      if (window.probeRefused || AccessToken.sameValue(current, sent)) {
+        window.probeRefused = true
+        return yield* unauthorized(request, first, sent)
+      }
+      yield* errorBody(first)
+      yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
+      const second = yield* execute(request, current)
+      if (second.status === 401) {
+        if (!AccessToken.sameValue(current, window.refused)) window.probeRefused = true
+        return yield* unauthorized(request, second, current)
+      }
+      return yield* concluded(request, second, current)
+    })
+
+  /** The window open at `now`, if any (one that has ended is forgotten). */
+  const openAt = (now: number): Cooling | undefined => {
+    if (cooling !== undefined && now >= cooling.untilMillis) cooling = undefined
+    return cooling
+  }
+
   const replay = (
     request: HttpClientRequest.HttpClientRequest,
     sent: AccessToken.AccessToken,
@@ -323,22 +387,28 @@ const authenticated = <E, R>(
   ) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      if (refused !== undefined && refused.token === sent && now < refused.untilMillis) {
-        // the replay of an earlier call was refused with this very token: a new one would be refused too
-        return yield* unauthorized(request, first, sent)
+      if (openAt(now) === undefined && renewed !== undefined && AccessToken.sameValue(sent, renewed)) {
+        // the token a replay obtained is refused before any replay with it succeeded: as a refused replay
+        yield* open(sent, now)
       }
+      const window = openAt(now)
+      if (window !== undefined) return yield* whileCooling(request, sent, first, window)
       yield* errorBody(first)
       yield* auth.invalidate(sent)
       yield* Metric.increment(CriteoAuthMetrics.unauthorizedReplays)
       const token = yield* auth.token
+      // a window opened meanwhile (by another call) has its own probe: this token is not a renewal after it
+      if (openAt(yield* Clock.currentTimeMillis) === undefined) renewed = token
       const second = yield* execute(request, token)
       if (second.status === 401) {
-        refused = { token, untilMillis: (yield* Clock.currentTimeMillis) + cooldownMillis }
+        const at = yield* Clock.currentTimeMillis
+        const current = openAt(at)
+        if (current === undefined) yield* open(token, at)
+        else if (!AccessToken.sameValue(token, current.refused)) current.probeRefused = true
         return yield* unauthorized(request, second, token)
       }
-      if (second.status === 403) return yield* forbidden(request, second, token)
-      if (second.status === 410) return yield* gone(request, second, token)
-      return second
+      if (renewed !== undefined && AccessToken.sameValue(token, renewed)) renewed = undefined
+      return yield* concluded(request, second, token)
     })
 
   const gone = (
@@ -418,8 +488,28 @@ const authenticated = <E, R>(
  */
 export interface AuthOptions {
   /**
-   * After a replayed request is answered 401 again, how long the 401s answered to the same token fail
-   * at once, without a new token. Default `defaults.unauthorizedCooldown` (10 s).
+   * The 401 cooldown, default `defaults.unauthorizedCooldown` (10 s). A 401 is answered by invalidating
+   * the token sent, obtaining a new one and replaying once. When a new token is answered 401 too (on the
+   * replay, or on another call before any replay with it succeeded), the API refuses the client (no
+   * access) or revoked that token in a race; a window opens for this long:
+   *
+   * - the call whose replay was refused fails with `UnauthorizedError` (a request is replayed once), and
+   *   the refused token is invalidated (compare-and-swap), so that the next caller obtains one new token,
+   *   the probe;
+   * - during the window the client invalidates nothing. A 401 to a token older than the current one (the
+   *   refused token, or one sent before it) is replayed once on the current token, the probe (cached or
+   *   joining its single flight: no new request). A 401 to the probe itself, or any 401 once the probe has
+   *   been refused, fails at once with `UnauthorizedError`, without a replay or a token request.
+   *
+   * After the window, a 401 is answered as before it. So a token revoked in a race costs the calls whose
+   * replay it refused (one per call then in its replay), and the calls sent with it meanwhile are replayed
+   * on the probe. An API that refuses every token of the client costs at most two token requests per
+   * window, however many calls: the token of the replay that opens it, and the probe (nothing is
+   * invalidated until the window ends, so nothing else is requested). Windows do not overlap: over a time
+   * `d`, at most `floor(d / cooldown) + 1` open, and the 401s cost at most twice that many token requests
+   * beside the first token (the refresh ahead of expiry aside).
+   * The window is not closed early by a success: a token revoked again inside it (a second race within
+   * the window) fails the calls that send the probe until it ends.
    */
   readonly unauthorizedCooldown?: Duration.DurationInput | undefined
 }
@@ -427,10 +517,12 @@ export interface AuthOptions {
 /**
  * Adds Criteo authentication to a client: the bearer token of `CriteoAuth` on every request; on a 401,
  * the token that was sent is invalidated (compare-and-swap), a new one obtained (single flight) and
- * the request replayed once; a second 401 fails with `UnauthorizedError`, and for
- * `defaults.unauthorizedCooldown` afterwards a 401 to that same token fails at once (an API that refuses the
- * client costs one token request, not one per call). A 403 fails with `ForbiddenError` at once: a new
- * token would not change a revoked consent.
+ * the request replayed once; a second 401 fails with `UnauthorizedError` and opens the 401 cooldown for
+ * `defaults.unauthorizedCooldown` (see `AuthOptions.unauthorizedCooldown`): the refused token is
+ * invalidated, the calls sent with an older token are replayed on the next one (the probe), and once the
+ * probe is refused too every 401 fails at once, so that an API that refuses the client costs at most two
+ * token requests per window, not one per call. A 403 fails with `ForbiddenError` at once: a new token
+ * would not change a revoked consent.
  *
  * The body of a 401, 403 or 410 is read only for the error's `code` and `traceId`: at most 64 KiB,
  * waited for at most 5 s (beside the transport's own bounds). A larger, endless or stalled body is

@@ -419,7 +419,7 @@ describe("CriteoHttpClient attemptTimeout", () => {
 })
 
 describe("CriteoHttpClient unauthorizedCooldown", () => {
-  it.scoped("an API answering 401 forever costs one token request per cooldown, not one per call", () =>
+  it.scoped("an API answering 401 forever costs two token requests per cooldown (the replay's, the probe), not one per call", () =>
     Effect.gen(function*() {
       const { client, fake } = yield* setup({ apiReply: () => ({ status: 401 }) }, {
         unauthorizedCooldown: "10 seconds"
@@ -428,12 +428,14 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
         const error = yield* Effect.flip(client.get("/advertisers/me"))
         assert.strictEqual(error._tag, "UnauthorizedError")
       }
-      // the first call: a token, a 401, a new token, a 401; the next four: one 401 each, no token
-      assert.strictEqual(fake.stats.tokenRequests, 2)
+      // the first call: a token, a 401, a new token, a 401 (the window opens, that token is invalidated); the
+      // second obtains the probe, answered 401: refused at once; the next three: one 401 each, no token
+      assert.strictEqual(fake.stats.tokenRequests, 3)
       assert.strictEqual((yield* apiCalls(fake)).length, 2 + 4)
       yield* TestClock.adjust("10 seconds")
+      // after the window: the probe's 401 is replayed on a new token, refused: a new window
       yield* Effect.flip(client.get("/advertisers/me"))
-      assert.strictEqual(fake.stats.tokenRequests, 3)
+      assert.strictEqual(fake.stats.tokenRequests, 4)
       assert.strictEqual((yield* apiCalls(fake)).length, 6 + 2)
     }))
 

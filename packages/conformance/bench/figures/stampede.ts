@@ -12,9 +12,10 @@
  * (undici, fetch) run `baselineTrials` of the same trials, as the floor of each latency. Trials
  * alternate the order.
  */
-import * as Clients from "../lib/clients.js"
-import * as Loopback from "../lib/loopback.js"
-import { median, quantile, recordOf, round, rounds } from "../lib/stats.js"
+import type * as Clients from "../lib/clients.js"
+import type * as Loopback from "../lib/loopback.js"
+import { median, quantile, round } from "../lib/stats.js"
+import { onLoopback, withNewClient } from "../lib/trials.js"
 
 export interface Options {
   readonly callers: number
@@ -66,67 +67,53 @@ export interface Result extends Options {
   readonly clients: Record<Compared, ClientResult>
 }
 
-export const trial = async (
+export const trial = (
   server: Loopback.Loopback,
   name: Clients.ClientName,
   callers: number,
   tokenLatencyMs: number,
   connections: number
-): Promise<Trial> => {
-  await server.disconnect()
-  await server.reset(tokenLatencyMs)
-  const client = Clients.make[name](server, { connections })
-  await client.ready()
-  const start = performance.now()
-  const outcome = await client.batch(callers, callers, true)
-  const wallMs = performance.now() - start
-  const { tokenRequests } = await server.stats()
-  await server.disconnect()
-  await client.close()
-  const latencies = outcome.latencies!
-  return {
-    tokenRequests,
-    failures: outcome.failures,
-    firstFailure: outcome.firstFailure,
-    p50Ms: round(quantile(latencies, 0.5), 1),
-    p99Ms: round(quantile(latencies, 0.99), 1),
-    maxMs: round(quantile(latencies, 1), 1),
-    wallMs: round(wallMs, 1)
-  }
-}
-
-export const run = async (options: Options = defaults): Promise<Result> => {
-  const server = await Loopback.start()
-  try {
-    const trials = await rounds(
-      clients,
-      options.trials,
-      (name) => trial(server, name, Math.min(1_000, options.callers), options.tokenLatencyMs, options.connections),
-      async (name, t) => {
-        if (baselines.includes(name) && t >= options.baselineTrials) return undefined
-        const result = await trial(server, name, options.callers, options.tokenLatencyMs, options.connections)
-        process.stderr.write(
-          `  stampede trial ${
-            t + 1
-          }/${options.trials} ${name}: ${result.tokenRequests} token requests, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failures} failures\n`
-        )
-        return result
-      }
-    )
+): Promise<Trial> =>
+  withNewClient(server, name, { tokenLatencyMs, connections }, async (client) => {
+    const start = performance.now()
+    const outcome = await client.batch(callers, callers, true)
+    const wallMs = performance.now() - start
+    const { tokenRequests } = await server.stats()
+    const latencies = outcome.latencies!
     return {
-      ...options,
-      clients: recordOf(clients, (name) => {
-        const all = trials.get(name)!
-        return {
-          tokenRequests: Math.max(...all.map((t) => t.tokenRequests)),
-          failures: all.reduce((sum, t) => sum + t.failures, 0),
-          p50Ms: round(median(all.map((t) => t.p50Ms)), 1),
-          p99Ms: round(median(all.map((t) => t.p99Ms)), 1),
-          trials: all
-        }
-      })
+      tokenRequests,
+      failures: outcome.failures,
+      firstFailure: outcome.firstFailure,
+      p50Ms: round(quantile(latencies, 0.5), 1),
+      p99Ms: round(quantile(latencies, 0.99), 1),
+      maxMs: round(quantile(latencies, 1), 1),
+      wallMs: round(wallMs, 1)
     }
-  } finally {
-    await server.close()
-  }
-}
+  })
+
+export const run = async (options: Options = defaults): Promise<Result> => ({
+  ...options,
+  clients: await onLoopback(
+    clients,
+    options.trials,
+    (server, name) =>
+      trial(server, name, Math.min(1_000, options.callers), options.tokenLatencyMs, options.connections),
+    async (server, name, t) => {
+      if (baselines.includes(name) && t >= options.baselineTrials) return undefined
+      const result = await trial(server, name, options.callers, options.tokenLatencyMs, options.connections)
+      process.stderr.write(
+        `  stampede trial ${
+          t + 1
+        }/${options.trials} ${name}: ${result.tokenRequests} token requests, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failures} failures\n`
+      )
+      return result
+    },
+    (all) => ({
+      tokenRequests: Math.max(...all.map((t) => t.tokenRequests)),
+      failures: all.reduce((sum, t) => sum + t.failures, 0),
+      p50Ms: round(median(all.map((t) => t.p50Ms)), 1),
+      p99Ms: round(median(all.map((t) => t.p99Ms)), 1),
+      trials: all
+    })
+  )
+})

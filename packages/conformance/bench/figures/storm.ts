@@ -9,9 +9,8 @@
  * open `connections` connections, so the 401s come back in waves rather than all at once: the late
  * ones carry a token that has already been replaced.
  */
-import * as Clients from "../lib/clients.js"
-import * as Loopback from "../lib/loopback.js"
-import { recordOf, rounds } from "../lib/stats.js"
+import type * as Loopback from "../lib/loopback.js"
+import { onLoopback, withNewClient } from "../lib/trials.js"
 
 export interface Options {
   readonly callers: number
@@ -49,56 +48,41 @@ export interface Result extends Options {
   readonly clients: Record<Compared, ClientResult>
 }
 
-const trial = async (server: Loopback.Loopback, name: Compared, options: Options): Promise<Trial> => {
-  await server.disconnect()
-  await server.reset(options.tokenLatencyMs)
-  const client = Clients.make[name](server, { connections: options.connections })
-  await client.ready()
-  const warm = await client.batch(1, 1)
-  if (warm.failures > 0) throw new Error(`${name}: the call before the storm failed: ${warm.firstFailure}`)
-  await server.revoke()
-  const before = await server.stats()
-  const outcome = await client.batch(options.callers, options.callers)
-  const after = await server.stats()
-  await server.disconnect()
-  await client.close()
-  return {
-    tokenRequests: after.tokenRequests - before.tokenRequests,
-    failed: outcome.failures,
-    firstFailure: outcome.firstFailure,
-    unauthorized: after.unauthorized - before.unauthorized
-  }
-}
-
-export const run = async (options: Options = defaults): Promise<Result> => {
-  const server = await Loopback.start()
-  try {
-    const trials = await rounds(
-      clients,
-      options.trials,
-      (name) => trial(server, name, { ...options, callers: Math.min(100, options.callers) }),
-      async (name, t) => {
-        const result = await trial(server, name, options)
-        process.stderr.write(
-          `  401 storm trial ${
-            t + 1
-          }/${options.trials} ${name}: ${result.tokenRequests} token requests, ${result.failed} failed, ${result.unauthorized} 401s\n`
-        )
-        return result
-      }
-    )
+const trial = (server: Loopback.Loopback, name: Compared, options: Options): Promise<Trial> =>
+  withNewClient(server, name, options, async (client) => {
+    const warm = await client.batch(1, 1)
+    if (warm.failures > 0) throw new Error(`${name}: the call before the storm failed: ${warm.firstFailure}`)
+    await server.revoke()
+    const before = await server.stats()
+    const outcome = await client.batch(options.callers, options.callers)
+    const after = await server.stats()
     return {
-      ...options,
-      clients: recordOf(clients, (name) => {
-        const all = trials.get(name)!
-        return {
-          tokenRequests: Math.max(...all.map((t) => t.tokenRequests)),
-          failed: Math.max(...all.map((t) => t.failed)),
-          trials: all
-        }
-      })
+      tokenRequests: after.tokenRequests - before.tokenRequests,
+      failed: outcome.failures,
+      firstFailure: outcome.firstFailure,
+      unauthorized: after.unauthorized - before.unauthorized
     }
-  } finally {
-    await server.close()
-  }
-}
+  })
+
+export const run = async (options: Options = defaults): Promise<Result> => ({
+  ...options,
+  clients: await onLoopback(
+    clients,
+    options.trials,
+    (server, name) => trial(server, name, { ...options, callers: Math.min(100, options.callers) }),
+    async (server, name, t) => {
+      const result = await trial(server, name, options)
+      process.stderr.write(
+        `  401 storm trial ${
+          t + 1
+        }/${options.trials} ${name}: ${result.tokenRequests} token requests, ${result.failed} failed, ${result.unauthorized} 401s\n`
+      )
+      return result
+    },
+    (all) => ({
+      tokenRequests: Math.max(...all.map((t) => t.tokenRequests)),
+      failed: Math.max(...all.map((t) => t.failed)),
+      trials: all
+    })
+  )
+})

@@ -193,12 +193,39 @@ export const verdicts = (figures: Figures): ReadonlyArray<Verdict> => {
   ]
 }
 
+/** The sign of a non-negative figure (`+`); a negative one carries its own. */
+const plus = (value: number) => (value >= 0 ? "+" : "")
+
 /** The markdown table: one row per figure, one column per client, and criteo-auth's target. */
 export const table = (figures: Figures): string => {
   const rows: Array<ReadonlyArray<string>> = []
   const v = new Map(verdicts(figures).map((verdict) => [verdict.figure, verdict]))
   const met = (figure: string) => yes(v.get(figure)?.met)
   const na = "—"
+  /** A row of a figure only criteo-auth has: the other clients' columns empty. */
+  const own = (figure: string, value: string, target = na, verdict = na): ReadonlyArray<string> => [
+    figure,
+    value,
+    na,
+    na,
+    target,
+    verdict
+  ]
+  /** A row of a figure every client has: `cell` of each one's result. */
+  const compared = <R>(
+    figure: string,
+    results: Record<"criteo-auth" | "hand-written" | "badgateway", R>,
+    cell: (result: R) => string,
+    target: string,
+    verdict: string
+  ): ReadonlyArray<string> => [
+    figure,
+    cell(results["criteo-auth"]),
+    cell(results["hand-written"]),
+    cell(results.badgateway),
+    target,
+    verdict
+  ]
 
   const hot = figures["hot-path"]
   if (hot !== undefined) {
@@ -304,14 +331,13 @@ export const table = (figures: Figures): string => {
   const stampede = figures.stampede
   if (stampede !== undefined) {
     const c = stampede.clients
-    rows.push([
+    rows.push(compared(
       `2. Cold stampede, ${int(stampede.callers)} concurrent first calls: token requests (worst of ${stampede.trials})`,
-      int(c["criteo-auth"].tokenRequests),
-      int(c["hand-written"].tokenRequests),
-      int(c.badgateway.tokenRequests),
+      c,
+      (r) => int(r.tokenRequests),
       "1",
       met("stampede token requests")
-    ])
+    ))
     const latency = (r: Stampede.ClientResult, floor: Stampede.ClientResult | undefined) =>
       `${seconds(r.p50Ms)} / ${seconds(r.p99Ms)}${r.failures > 0 ? ` (${int(r.failures)} failed)` : ""}${
         floor === undefined ? "" : `; without auth ${seconds(floor.p50Ms)} / ${seconds(floor.p99Ms)}`
@@ -329,88 +355,69 @@ export const table = (figures: Figures): string => {
   const storm = figures.storm
   if (storm !== undefined) {
     const c = storm.clients
-    rows.push([
+    rows.push(compared(
       `3. 401 storm, ${
         int(storm.callers)
       } concurrent calls with a revoked token: token requests (worst of ${storm.trials})`,
-      int(c["criteo-auth"].tokenRequests),
-      int(c["hand-written"].tokenRequests),
-      int(c.badgateway.tokenRequests),
+      c,
+      (r) => int(r.tokenRequests),
       "1",
       met("401 storm token requests")
-    ])
-    rows.push([
+    ))
+    rows.push(compared(
       "3. … failed caller requests (worst trial)",
-      int(c["criteo-auth"].failed),
-      int(c["hand-written"].failed),
-      int(c.badgateway.failed),
+      c,
+      (r) => int(r.failed),
       "0",
       met("401 storm failed requests")
-    ])
+    ))
   }
 
   const day = figures.day
   if (day !== undefined) {
-    rows.push([
+    rows.push(own(
       `4. Simulated day on the TestClock, a call every ${day.intervalSeconds} s: token requests (physical minimum ${day.physicalMinimum})`,
       `${int(day.tokenRequests)}`,
-      na,
-      na,
       "≤ 101",
       met("day token requests")
-    ])
-    rows.push([
+    ))
+    rows.push(own(
       `4. … expired tokens sent (callers that waited for a token: ${int(day.callersWaited)} of ${int(day.calls)})`,
       int(day.expiredSent),
-      na,
-      na,
       "0",
       met("day expired tokens sent")
-    ])
+    ))
   }
 
   const memory = figures.memory
   if (memory !== undefined) {
-    rows.push([
+    rows.push(own(
       `5. Memory: heap growth after GC, ${int(memory.requests)} requests + ${int(memory.refreshes)} refreshes`,
-      `${memory.growthPercent >= 0 ? "+" : ""}${memory.growthPercent.toFixed(2)} % (${mib(memory.heapBeforeBytes)} → ${
+      `${plus(memory.growthPercent)}${memory.growthPercent.toFixed(2)} % (${mib(memory.heapBeforeBytes)} → ${
         mib(memory.heapAfterBytes)
-      }); second half ${memory.secondHalfGrowthBytes >= 0 ? "+" : ""}${mib(memory.secondHalfGrowthBytes)} = ${
+      }); second half ${plus(memory.secondHalfGrowthBytes)}${mib(memory.secondHalfGrowthBytes)} = ${
         secondHalfPercent(memory).toFixed(2)
       } %`,
-      na,
-      na,
       "< 1 % (second half)",
       met("memory growth %, second half")
-    ])
+    ))
   }
 
   const simulator = figures.simulator
   if (simulator !== undefined) {
     const startup = (s: Simulator.Startup) =>
       s.available ? `${seconds(s.startMs)} (stop ${seconds(s.stopMs)})` : `not available: ${s.reason}`
-    rows.push([
-      `6. Simulator startup, median of ${simulator.runs}: process (JVM)`,
-      startup(simulator.process),
-      na,
-      na,
-      na,
-      na
-    ])
-    rows.push([`6. … container`, startup(simulator.container), na, na, na, na])
+    rows.push(own(`6. Simulator startup, median of ${simulator.runs}: process (JVM)`, startup(simulator.process)))
+    rows.push(own(`6. … container`, startup(simulator.container)))
     const catalogue = simulator.catalogue
-    rows.push([
+    rows.push(own(
       "6. Full conformance catalogue against criteo-auth",
       catalogue.available
         ? `${seconds(catalogue.ms)} (\`${catalogue.command}\`, exit ${catalogue.exitCode}${
           catalogue.timedOut ? ", timed out" : ""
         }: ${catalogue.summary})`
-        : `not available: ${catalogue.reason}`,
-      na,
-      na,
-      na,
-      na
-    ])
+        : `not available: ${catalogue.reason}`
+    ))
   }
 
   const fleet = figures.fleet
@@ -471,48 +478,40 @@ export const table = (figures: Figures): string => {
 
   const soak = figures.soak
   if (soak !== undefined) {
-    rows.push([
+    rows.push(own(
       `8. Soak, ${
         seconds(soak.totalSeconds * 1000)
       } (${soak.warmupSeconds} s warm-up included) of CriteoNode.layer, ${soak.callers} callers, against ${soak.tokenLifetimeSeconds} s tokens and a token endpoint failing ${soak.tokenFailurePercent} % of requests (503s, resets): failed calls`,
       `**${int(soak.failed)}** of ${int(soak.calls)}${
         soak.firstFailure === undefined ? "" : ` (first: ${soak.firstFailure})`
       }`,
-      na,
-      na,
       "0",
       met("soak failed calls")
-    ])
-    rows.push([
+    ))
+    rows.push(own(
       "8. … expired tokens sent (the server checks each bearer against its expiry)",
       int(soak.expiredSent),
-      na,
-      na,
       "0",
       met("soak expired tokens sent")
-    ])
-    rows.push([
+    ))
+    rows.push(own(
       `8. … token requests: tokens issued (requests in all, failed on purpose) against the minimum total / (lifetime − lead ${soak.leadSeconds} s) + 1`,
       `**${int(soak.tokensIssued)}** (${int(soak.tokenRequests)}, ${
         int(soak.tokenFailures)
       } failed); minimum ${soak.minimumTokens}, design bound with the refresh jitter ${soak.designBoundTokens}`,
-      na,
-      na,
       `≤ ${soak.designBoundTokens}`,
       met("soak tokens issued")
-    ])
-    rows.push([
+    ))
+    rows.push(own(
       "8. … heap after GC at the end of the warm-up → halfway → end: growth in the second half",
       `${mib(soak.heapStartBytes)} → ${mib(soak.heapHalfwayBytes)} → ${mib(soak.heapEndBytes)}: first half ${
-        soak.firstHalfGrowthPercent >= 0 ? "+" : ""
-      }${soak.firstHalfGrowthPercent.toFixed(2)} %, second half ${soak.secondHalfGrowthPercent >= 0 ? "+" : ""}${
+        plus(soak.firstHalfGrowthPercent)
+      }${soak.firstHalfGrowthPercent.toFixed(2)} %, second half ${plus(soak.secondHalfGrowthPercent)}${
         soak.secondHalfGrowthPercent.toFixed(2)
       } %`,
-      na,
-      na,
       "< 1 % (second half)",
       met("soak heap growth %, second half")
-    ])
+    ))
   }
 
   const header = [

@@ -313,7 +313,9 @@ export class ForbiddenError extends Schema.TaggedError<ForbiddenError>(
 
 /**
  * The API answered 410 Gone: Criteo decommissions an API version twelve months after its release,
- * and answers 410 to every call of it afterwards. Move to a supported version (`apiVersion`).
+ * and answers 410 to every call of it afterwards. Move to a supported version (`apiVersion`). Raised
+ * for a 410 whose path names a version, or that carries `Deprecation` or `Sunset`; another 410 is
+ * returned as a response.
  *
  * @since 0.2.0
  * @category errors

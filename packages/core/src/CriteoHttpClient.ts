@@ -275,9 +275,12 @@ const errorWithoutCredentials = <E>(error: E, request: HttpClientRequest.HttpCli
   return rebuilt as E
 }
 
-/** The API version a request's path starts with (`/2026-07/...`, `/preview/...`), if any. */
+/**
+ * The API version a request's path names (`/2026-07/...`, `/preview/...`; after a base URL's own path,
+ * as in `https://gateway.example/criteo/2026-07/...`), if any: its first segment of that form.
+ */
 const versionOf = (url: string): string | undefined => {
-  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/]*\/(\d{4}-\d{2}|preview)(?:\/|$)/i.exec(url)
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(?:\/[^/?#]*)*?\/(\d{4}-(?:0[1-9]|1[0-2])|preview)(?:[/?#]|$)/i.exec(url)
   return match === null ? undefined : match[1]
 }
 
@@ -290,6 +293,21 @@ interface Cooling {
   readonly untilMillis: number
   probeRefused: boolean
 }
+
+/**
+ * Whether a 410 says the API version is decommissioned, from Criteo's signals: the path names a version
+ * (Criteo documents 410 Gone for every call of a decommissioned version), or the answer carries
+ * `Deprecation` or `Sunset`. Any other 410 (no version in the path: a proxy's, a resource's) is passed
+ * through as a response, its body unread. The body is not a signal: Criteo documents none for this
+ * 410, and reading it would consume the body of a response that may be passed through.
+ */
+const isDecommissioned = (
+  request: HttpClientRequest.HttpClientRequest,
+  response: HttpClientResponse.HttpClientResponse
+) =>
+  response.status === 410 &&
+  (versionOf(request.url) !== undefined || response.headers["deprecation"] !== undefined ||
+    response.headers["sunset"] !== undefined)
 
 /**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
@@ -335,7 +353,10 @@ const authenticated = <E, R>(
     return auth.invalidate(token)
   }
 
-  /** The end of a replay: a 401 is an `UnauthorizedError` (never a second replay), 403 and 410 their errors. */
+  /**
+   * The end of a replay: a 401 is an `UnauthorizedError` (never a second replay), 403 and a decommissioned
+   * version's 410 their errors.
+   */
   const concluded = (
     request: HttpClientRequest.HttpClientRequest,
     second: HttpClientResponse.HttpClientResponse,
@@ -343,7 +364,7 @@ const authenticated = <E, R>(
   ) =>
     second.status === 403
       ? forbidden(request, second, token)
-      : second.status === 410
+      : isDecommissioned(request, second)
       ? gone(request, second, token)
       : Effect.succeed(second)
 
@@ -464,7 +485,7 @@ const authenticated = <E, R>(
       ? replay(request, token, response)
       : response.status === 403
       ? forbidden(request, response, token)
-      : response.status === 410
+      : isDecommissioned(request, response)
       ? gone(request, response, token)
       : response.headers["deprecation"] !== undefined || response.headers["sunset"] !== undefined
       ? deprecated(request, response)
@@ -523,6 +544,9 @@ export interface AuthOptions {
  * probe is refused too every 401 fails at once, so that an API that refuses the client costs at most two
  * token requests per window, not one per call. A 403 fails with `ForbiddenError` at once: a new token
  * would not change a revoked consent.
+ * A 410 fails with `ApiVersionDecommissionedError` when its path names an API version (`/2026-07/...`,
+ * after the base URL's own path if it has one) or it carries `Deprecation` or `Sunset`; any other 410 is
+ * returned as a response, its body unread.
  *
  * The body of a 401, 403 or 410 is read only for the error's `code` and `traceId`: at most 64 KiB,
  * waited for at most 5 s (beside the transport's own bounds). A larger, endless or stalled body is

@@ -27,7 +27,8 @@ type Body = "endless" | "stalled" | { readonly text: string }
  * call (from 1), whose body is endless (16 KiB chunks, for ever), stalled (nothing, never) or a text.
  */
 const setup = (
-  script: (n: number) => { readonly status: number; readonly body: Body; readonly headers?: Record<string, string> }
+  script: (n: number) => { readonly status: number; readonly body: Body; readonly headers?: Record<string, string> },
+  options: CriteoHttpClient.Options = {}
 ) =>
   Effect.gen(function*() {
     const served: Array<Served> = []
@@ -64,7 +65,7 @@ const setup = (
       ))
     })
     const context = yield* Layer.build(
-      CriteoHttpClient.layer().pipe(
+      CriteoHttpClient.layer(options).pipe(
         Layer.provideMerge(CriteoAuth.layer({ grant, tokenUrl: "https://api.criteo.com/oauth2/token" })),
         Layer.provide(Layer.succeed(HttpClient.HttpClient, fake))
       )
@@ -175,5 +176,50 @@ describe("CriteoHttpClient error bodies", () => {
       assert.deepInclude(error, { _tag: "ForbiddenError", traceId: "t-1" })
       assert.match((error as CriteoHttpClient.Error & { code?: string }).code ?? "", /^consent-revoked/)
       assertNoToken(error)
+    }))
+})
+
+describe("CriteoHttpClient 410 Gone", () => {
+  const deleted = {
+    text: JSON.stringify({ errors: [{ code: "resource-deleted", title: "The campaign was deleted" }] })
+  }
+
+  it.scoped("on a path without an API version and without Deprecation/Sunset, a 410 is a response, body intact", () =>
+    Effect.gen(function*() {
+      const { client, tokens } = yield* setup(() => ({ status: 410, body: deleted }), { apiVersion: null })
+      const response = yield* client.get("/legacy/campaigns/42")
+      assert.strictEqual(response.status, 410)
+      assert.deepStrictEqual(yield* response.json, JSON.parse(deleted.text))
+      assert.strictEqual(tokens(), 1)
+    }))
+
+  it.scoped("the same after a 401 replay: the replay's 410 on an unversioned path is a response", () =>
+    Effect.gen(function*() {
+      const { client, tokens } = yield* setup(
+        (n) => n === 1 ? { status: 401, body: { text: "" } } : { status: 410, body: deleted },
+        { apiVersion: null }
+      )
+      const response = yield* client.get("/legacy/campaigns/42")
+      assert.strictEqual(response.status, 410)
+      assert.strictEqual(tokens(), 2)
+    }))
+
+  it.scoped("on a path without a version, a 410 with Sunset or Deprecation is ApiVersionDecommissionedError", () =>
+    Effect.gen(function*() {
+      for (const headers of [{ sunset: "Wed, 28 Oct 2026 00:00:00 GMT" }, { deprecation: "true" }]) {
+        const { client } = yield* setup(() => ({ status: 410, body: { text: "" }, headers }), { apiVersion: null })
+        const error = yield* Effect.flip(client.get("/legacy/campaigns/42"))
+        assert.strictEqual(error._tag, "ApiVersionDecommissionedError")
+        assert.notProperty(error, "version")
+      }
+    }))
+
+  it.scoped("on a versioned path a 410 is ApiVersionDecommissionedError, behind a base URL with a path too", () =>
+    Effect.gen(function*() {
+      for (const baseUrl of ["https://api.criteo.com", "https://gateway.example/criteo"]) {
+        const { client } = yield* setup(() => ({ status: 410, body: { text: "" } }), { baseUrl, apiVersion: "2025-10" })
+        const error = yield* Effect.flip(client.get("/advertisers/me"))
+        assert.deepInclude(error, { _tag: "ApiVersionDecommissionedError", version: "2025-10" })
+      }
     }))
 })

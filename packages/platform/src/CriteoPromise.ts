@@ -87,7 +87,8 @@ export type QueryValue = string | number | boolean
 
 /**
  * An answer of the API: any status the client does not turn into an error (2xx, 3xx — redirects are
- * not followed —, 4xx other than 401, 403 and 410, and a 5xx or 429 still answered after the retries).
+ * not followed —, 4xx other than 401, 403 and a 410 of a decommissioned version (see
+ * `CriteoHttpClient.withCriteoAuth`), and a 5xx or 429 still answered after the retries).
  * Read the body once with `json()` or `text()` (either may be called again: the text is kept), or call
  * `discard()`: an unread body holds its connection until the API timeout.
  *

@@ -628,15 +628,20 @@ const makeRequest = (
  * @example
  * ```ts
  * import { Grant } from "@criteo-auth/core"
- * import { CriteoPromise } from "@criteo-auth/platform/CriteoPromise"
+ * import * as CriteoPromise from "@criteo-auth/platform/CriteoPromise"
  * import { Redacted } from "effect"
  *
- * const criteo = await CriteoPromise.make({
- *   grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
- * })
- * const response = await criteo.get("/advertisers/me")
- * console.log(response.status, await response.json())
- * await criteo.close()
+ * export const advertisers = async (): Promise<unknown> => {
+ *   const criteo = await CriteoPromise.make({
+ *     grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
+ *   })
+ *   try {
+ *     const response = await criteo.get("/advertisers/me")
+ *     return await response.json()
+ *   } finally {
+ *     await criteo.close()
+ *   }
+ * }
  * ```
  *
  * @since 0.2.0

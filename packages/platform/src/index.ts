@@ -23,10 +23,10 @@ export * as CriteoNode from "./CriteoNode.js"
  */
 export * as CriteoFileStore from "./CriteoFileStore.js"
 
-// CriteoRedisStore is not exported from the root, so that importing the layers never loads `ioredis` (an
-// optional peer dependency): import it from "@criteo-auth/platform/CriteoRedisStore".
-
 /**
  * @since 0.2.0
  */
 export * as CriteoPromise from "./CriteoPromise.js"
+
+// CriteoRedisStore is not exported from the root, so that importing the layers never loads `ioredis` (an
+// optional peer dependency): import it from "@criteo-auth/platform/CriteoRedisStore".

@@ -95,7 +95,7 @@ describe("a 403 with an endless body, on the real transports", () => {
           assert.strictEqual(sent.length, 1)
           // the client hung up: the server's writes stopped (before the fix, the client read for ever)
           yield* Effect.promise(() => sent[0].closed)
-        assert.isBelow(sent[0].bytes, maxSentByServer, `${sent[0].bytes} bytes sent`)
+          assert.isBelow(sent[0].bytes, maxSentByServer, `${sent[0].bytes} bytes sent`)
           for (const text of [String(error), JSON.stringify(error)]) assert.notInclude(text, accessToken)
         }),
       { timeout: 60_000 }

@@ -636,6 +636,7 @@ const makeRequest = (
  *     grant: Grant.clientCredentials({ clientId: "my-client-id", clientSecret: Redacted.make("my-client-secret") })
  *   })
  *   try {
+ *     // GET https://api.criteo.com/2026-07/advertisers/me; rejects with the typed errors of CriteoHttpClient
  *     const response = await criteo.get("/advertisers/me")
  *     return await response.json()
  *   } finally {

@@ -164,24 +164,45 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
       assert.isFalse(viaEffect(after[3]))
     }))
 
-  it.scoped("a 401 to a fresh token: UnauthorizedError, then the cooldown (no token request per call), as Effect's client", () =>
+  it.scoped("an API refusing every token: UnauthorizedError and the cooldown, the same requests as CriteoNode.layer's client", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo
+      /** Warm-up, then three calls of an API that answers 401 to any token: what each call failed with, and the counts. */
+      const scenario = (call: (path: string) => Effect.Effect<unknown, unknown>, clientId: string) =>
+        Effect.gen(function*() {
+          yield* call("/advertisers/me")
+          const tags: Array<string> = []
+          for (let i = 0; i < 3; i++) {
+            const error = yield* Effect.flip(call("/always-401"))
+            tags.push((error as { _tag: string })._tag)
+          }
+          return {
+            tags,
+            api: (yield* fake.requests(clientId, "api")).length,
+            tokens: (yield* fake.issued(clientId)).length
+          }
+        })
       const client = yield* fake.register()
       const criteo = yield* promiseClient(optionsFor(fake, client))
-      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const promise = yield* scenario((path) => attempt(() => criteo.get(path).then((r) => r.text())), client.clientId)
+      const reference = yield* fake.register()
+      const effect = yield* Effect.flatMap(
+        CriteoHttpClient.CriteoHttpClient,
+        (http) =>
+          scenario((path) =>
+            http.get(path).pipe(
+              Effect.flatMap((response) => response.text),
+              Effect.flatMap((text) => Effect.succeed(text))
+            ), reference.clientId)
+      ).pipe(Effect.provide(CriteoNode.layer(optionsFor(fake, reference))))
+      assert.deepStrictEqual(promise.tags, ["UnauthorizedError", "UnauthorizedError", "UnauthorizedError"])
+      assert.deepStrictEqual(promise, effect)
+      // the cooldown holds: fewer token requests than calls
+      assert.isBelow(promise.tokens, 4)
       const error = yield* Effect.flip(attempt(() => criteo.get("/always-401")))
       assert.instanceOf(error, CriteoAuthError.UnauthorizedError)
-      const unauthorized = error as CriteoAuthError.UnauthorizedError
-      assert.strictEqual(unauthorized.code, "authorization-token-invalid")
-      assert.strictEqual(unauthorized.url, `${fake.url}/2026-07/always-401`)
-      assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 3)
-      assert.strictEqual((yield* fake.issued(client.clientId)).length, 2)
-      // within the cooldown: refused at once after one request, without a new token
-      const again = yield* Effect.flip(attempt(() => criteo.get("/always-401")))
-      assert.strictEqual((again as CriteoAuthError.UnauthorizedError)._tag, "UnauthorizedError")
-      assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 4)
-      assert.strictEqual((yield* fake.issued(client.clientId)).length, 2)
+      assert.strictEqual((error as CriteoAuthError.UnauthorizedError).code, "authorization-token-invalid")
+      assert.strictEqual((error as CriteoAuthError.UnauthorizedError).url, `${fake.url}/2026-07/always-401`)
     }))
 
   it.scoped("403 and 410: the Effect client's typed errors, from the first answer (one request each)", () =>

@@ -7,6 +7,10 @@
  * rounds and divided by its calls: the table gives each function's self time in µs per call for both,
  * the difference first, and the same by group (criteo-auth, Effect, undici, Node internals and GC).
  *
+ * With `--in-process` first (`compare.ts --in-process criteo-fetch fetch-floor`), the clients are those of
+ * `inProcess.ts` (stub `fetch`, undici `MockAgent`: no network, no server process), so that the
+ * profile shows only the clients' own code.
+ *
  * Sampled time is the main thread's wall time between samples, not CPU time: on a loaded machine it
  * includes the time the thread waited for a CPU, which inflates both columns; compare the two, not
  * their absolute values, and prefer a quiet machine (`uptime`).
@@ -17,11 +21,29 @@ import * as Loopback from "../lib/loopback.js"
 import { order } from "../lib/stats.js"
 import { addSelfTime, emptySelfTime, type Profile, type SelfTime, total } from "./cpuProfile.js"
 
-const [client = "criteo-fetch", floor = "fetch-effect-bearer", count = "5000", roundsArg = "6"] = process.argv.slice(2)
-const names = [client, floor] as Array<Clients.UserClientName>
+const inProcess = process.argv[2] === "--in-process"
+const [client = "criteo-fetch", floor = "fetch-effect-bearer", count = "5000", roundsArg = "6"] = process.argv.slice(
+  inProcess ? 3 : 2
+)
+const names = [client, floor]
+interface Client {
+  readonly ready: () => Promise<unknown>
+  readonly batch: (requests: number, concurrency: number) => Promise<{ readonly failures: number }>
+  readonly close: () => Promise<unknown>
+}
+const local = inProcess ? await import("./inProcessClients.js") : undefined
+const known = local === undefined ? Object.keys(Clients.makeUser) : Object.keys(local.clients)
 for (const name of names) {
-  if (!(name in Clients.makeUser)) {
-    throw new Error(`unknown client ${name}: ${Object.keys(Clients.makeUser).join(", ")}`)
+  if (!known.includes(name)) throw new Error(`unknown client ${name}: ${known.join(", ")}`)
+}
+const make = (name: string, server: Loopback.Loopback | undefined): Client => {
+  if (local === undefined) return Clients.makeUser[name as Clients.UserClientName](server!)
+  const run = local.clients[name]!
+  // the in-process clients run 32 calls in flight and throw when a call fails
+  return {
+    ready: () => run(1),
+    batch: (requests) => run(requests).then(() => ({ failures: 0 })),
+    close: () => Promise.resolve()
   }
 }
 const requests = Number(count)
@@ -34,10 +56,10 @@ const post = <A>(method: string, params?: object): Promise<A> =>
     session.post(method, params, (error, result) => (error === null ? resolve(result as A) : reject(error)))
   )
 
-const server = await Loopback.start()
+const server = inProcess ? undefined : await Loopback.start()
 try {
-  await server.reset(0)
-  const clients = Object.fromEntries(names.map((name) => [name, Clients.makeUser[name](server)]))
+  await server?.reset(0)
+  const clients = Object.fromEntries(names.map((name) => [name, make(name, server)]))
   for (const name of names) await clients[name]!.ready()
   for (const name of names) await clients[name]!.batch(3_000, 32)
   await post("Profiler.enable")
@@ -85,5 +107,6 @@ try {
   process.stdout.write(`${table.join("\n")}\n`)
 } finally {
   session.disconnect()
-  await server.close()
+  await server?.close()
+  await local?.close()
 }

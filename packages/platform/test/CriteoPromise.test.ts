@@ -164,6 +164,41 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
       assert.isFalse(viaEffect(after[3]))
     }))
 
+  it.scoped("a 401 storm on the common path: every call replayed once, one token request in all (single flight)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register()
+      const criteo = yield* promiseClient(optionsFor(fake, client))
+      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      yield* fake.expire(client.clientId)
+      const statuses = yield* attempt(() =>
+        Promise.all(Array.from({ length: 50 }, () =>
+          criteo.get("/advertisers/me").then(async (r) => {
+            await r.text()
+            return r.status
+          })))
+      )
+      assert.deepStrictEqual(new Set(statuses), new Set([200]))
+      assert.strictEqual((yield* fake.issued(client.clientId)).length, 2)
+      // the warm-up, 50 refused on the common path (each served to the Effect client), 50 replays
+      assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 101)
+    }))
+
+  it.scoped("a redirect is not followed: the 3xx is the answer, nothing is sent to its Location", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register()
+      const criteo = yield* promiseClient(optionsFor(fake, client))
+      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const response = yield* attempt(() => criteo.get("/redirect"))
+      assert.strictEqual(response.status, 307)
+      assert.strictEqual(response.headers["location"], `${fake.url}/redirected`)
+      yield* attempt(() => response.discard())
+      const calls = yield* fake.requests(client.clientId, "api")
+      assert.deepStrictEqual(calls.map((call) => call.path), ["/2026-07/advertisers/me", "/2026-07/redirect"])
+      assert.strictEqual((yield* fake.anonymous).filter((call) => call.path === "/redirected").length, 0)
+    }))
+
   it.scoped("an API refusing every token: UnauthorizedError and the cooldown, the same requests as CriteoNode.layer's client", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo

@@ -182,6 +182,7 @@ readme_block() {
 readme_block "${repo}/packages/platform/README.md" "### In an Effect application" > "${consumer}/src/advertiser.ts"
 readme_block "${repo}/README.md" "## The core API" > "${consumer}/src/core-readme.ts"
 readme_block "${repo}/packages/core/README.md" "## Example" > "${consumer}/src/core-package-readme.ts"
+readme_block "${repo}/packages/platform/README.md" '## Without Effect: `CriteoPromise`' > "${consumer}/src/promise.ts"
 cp "${repo}/packages/platform/examples/explicit.ts" "${consumer}/src/explicit.ts"
 {
   for name in "${!tarball[@]}"; do

@@ -413,6 +413,27 @@ describe("CriteoAuth on a TokenStore", () => {
     }).pipe(Effect.provide(logger))
   })
 
+  it.scoped("an invalidation the store did not take: the next token is a new one, not the invalidated copy it kept", () =>
+    Effect.gen(function*() {
+      // Redis slow or stopped while a 401 invalidates: its entry keeps the token; it answers the next read
+      const memory = yield* TokenStore.makeMemory
+      const keeps = wrapStore(memory, (operation, effect) =>
+        operation === "invalidate"
+          ? Effect.fail(new TokenStore.TokenStoreError({ store: "keeps", operation, key: clientId, reason: "timeout" }))
+          : effect)
+      const fake = yield* makeFakeCriteo()
+      const auth = yield* CriteoAuth.make({ grant, tokenStore: keeps }).pipe(Effect.provide(fake.layer))
+      const first = yield* auth.token
+      assert.isTrue(yield* auth.invalidate(first))
+      const second = yield* auth.token
+      assert.notStrictEqual(valueOf(second), valueOf(first))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+      // and the new token replaced the invalidated one in the store: a second provider is served it
+      const other = yield* CriteoAuth.make({ grant, tokenStore: keeps }).pipe(Effect.provide(fake.layer))
+      assert.strictEqual(valueOf(yield* other.token), valueOf(second))
+      assert.strictEqual(fake.stats.tokenRequests, 2)
+    }))
+
   it.scoped("a store that reports its own outages: its providers log no warning of their own, the metric still counts", () => {
     const { logger, warnings } = captureWarnings()
     return Effect.gen(function*() {

@@ -146,6 +146,17 @@ describe("tokenState", () => {
       assert.isUndefined(next.current)
     })
 
+    it("the acquisition after an invalidation replaces the token dropped (a store must not serve it back)", () => {
+      const [, next] = TokenState.invalidated(withToken(token("a")), token("a"))
+      for (const intent of [TokenState.Token, TokenState.Refresh]) {
+        const decision = TokenState.decide(next, intent, 0, policy)
+        assert.strictEqual(decision._tag, "Start")
+        if (decision._tag === "Start") assert.strictEqual(Redacted.value(decision.replacing!.value), "a")
+      }
+      // forgotten once a token is installed
+      assert.isUndefined(TokenState.installed(next, token("b")).dropped)
+    })
+
     it("an authorization code is exchanged once; afterwards its refresh token, or a refusal with its reason", () => {
       const fresh = TokenState.initial<W>(code)
       assert.strictEqual(Either.getOrThrow(TokenState.grantFor(fresh, undefined)), code)

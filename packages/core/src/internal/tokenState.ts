@@ -56,6 +56,11 @@ export interface State<W> {
   /** Set once the authorization code has been sent: it is never sent twice. */
   readonly codeSpent: boolean
   readonly failure: Failure | undefined
+  /**
+   * The token the last invalidation dropped, until another is installed: the next acquisition must not be
+   * served it again by a shared store whose own invalidation failed (Redis down or slow, the entry kept).
+   */
+  readonly dropped: AccessToken.AccessToken | undefined
 }
 
 /** @internal */
@@ -64,7 +69,8 @@ export const initial = <W>(grant: Grant.Grant): State<W> => ({
   inflight: undefined,
   grant,
   codeSpent: false,
-  failure: undefined
+  failure: undefined,
+  dropped: undefined
 })
 
 // -----------------------------------------------------------------------------
@@ -138,9 +144,9 @@ export const RefreshAhead = (token: AccessToken.AccessToken): Intent => ({ _tag:
  * What to do for an intent.
  * - `Serve` the token at once; `Fail` at once (a failure remembered);
  * - `Join` the acquisition in flight;
- * - `Start` an acquisition. `replacing` is the token it is meant to replace: a shared store may hold a
- *   token that is fresh and not that one, which then serves without a request. `background` says whether
- *   the background refresh asked.
+ * - `Start` an acquisition. `replacing` is the token it is meant to replace (after an invalidation, the
+ *   token invalidated): a shared store may hold a token that is fresh and not that one, which then serves
+ *   without a request. `background` says whether the background refresh asked.
  *
  * @internal
  */
@@ -189,7 +195,11 @@ export const decide = <W>(state: State<W>, intent: Intent, nowMillis: number, po
   if (failure !== undefined) return { _tag: "Fail", error: failure }
   return {
     _tag: "Start",
-    replacing: intent._tag === "RefreshAhead" ? intent.token : intent._tag === "Refresh" ? current : undefined,
+    replacing: intent._tag === "RefreshAhead"
+      ? intent.token
+      : intent._tag === "Refresh"
+      ? current ?? state.dropped
+      : state.dropped,
     background: intent._tag === "RefreshAhead"
   }
 }
@@ -216,7 +226,8 @@ export const installed = <W>(state: State<W>, token: AccessToken.AccessToken): S
   inflight: undefined,
   codeSpent: state.codeSpent,
   failure: undefined,
-  grant: rotated(state.grant, token.refreshToken)
+  grant: rotated(state.grant, token.refreshToken),
+  dropped: undefined
 })
 
 /** `grant` with `refreshToken` as its refresh token, if it has one to rotate. @internal */
@@ -263,7 +274,7 @@ export const failed = <W>(
  */
 export const invalidated = <W>(state: State<W>, token: AccessToken.AccessToken): readonly [boolean, State<W>] =>
   state.current !== undefined && AccessToken.sameValue(state.current, token)
-    ? [true, { ...state, current: undefined }]
+    ? [true, { ...state, current: undefined, dropped: token }]
     : [false, state]
 
 /**

@@ -77,6 +77,11 @@ export interface RequestInit {
   readonly body?: string | Uint8Array | undefined
   /** The content type of `body`. */
   readonly contentType?: string | undefined
+  /**
+   * Aborts the call (and the reading of its body): it then rejects with `signal.reason`, as `fetch` does
+   * (an `AbortError` unless you gave another reason), and is not retried.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 /**
@@ -404,7 +409,7 @@ function noop() {}
 class DirectResponse implements Response {
   #text: Promise<string> | undefined
   #headers: Readonly<Record<string, string>> | undefined
-  constructor(readonly data: Undici.Dispatcher.ResponseData) {
+  constructor(readonly data: Undici.Dispatcher.ResponseData, readonly signal: AbortSignal | undefined) {
     // as @effect/platform-node does: a body that fails unread must not be an unhandled 'error'
     data.body.on("error", noop)
   }
@@ -415,7 +420,9 @@ class DirectResponse implements Response {
     return this.#headers ??= Headers.fromInput(this.data.headers as Headers.Input)
   }
   readonly text = (): Promise<string> =>
-    this.#text ??= this.data.body.text().catch((cause: unknown) => Promise.reject(decodeFailure(describe(cause))))
+    this.#text ??= this.data.body.text().catch((cause: unknown) =>
+      Promise.reject(this.signal?.aborted === true ? this.signal.reason : decodeFailure(describe(cause)))
+    )
   readonly json = (): Promise<unknown> => this.text().then(parseJson)
   readonly discard = (): Promise<void> => this.data.body.dump().catch(noop)
 }
@@ -425,7 +432,8 @@ class EffectResponse implements Response {
   #text: Promise<string> | undefined
   constructor(
     readonly response: HttpClientResponse.HttpClientResponse,
-    readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+    readonly run: <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | undefined) => Promise<A>,
+    readonly signal: AbortSignal | undefined
   ) {}
   get status(): number {
     return this.response.status
@@ -435,7 +443,8 @@ class EffectResponse implements Response {
   }
   readonly text = (): Promise<string> =>
     this.#text ??= this.run(
-      Effect.mapError(this.response.text, (error) => decodeFailure(CriteoHttpClient.describeTransportFailure(error)))
+      Effect.mapError(this.response.text, (error) => decodeFailure(CriteoHttpClient.describeTransportFailure(error))),
+      this.signal
     )
   readonly json = (): Promise<unknown> => this.text().then(parseJson)
   readonly discard = (): Promise<void> => this.text().then(noop, noop)
@@ -511,21 +520,28 @@ const build = async <E>(
   const cached = auth.cached
   let closed: Promise<void> | undefined
 
-  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-    runtime.runPromiseExit(effect).then((exit) =>
-      Exit.isSuccess(exit) ? exit.value : Promise.reject(rejection(exit.cause))
+  /** A run of the runtime; aborted by `signal`, it rejects with the signal's reason. */
+  const run = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | undefined): Promise<A> =>
+    runtime.runPromiseExit(effect, signal === undefined ? undefined : { signal }).then((exit) =>
+      Exit.isSuccess(exit)
+        ? exit.value
+        : Promise.reject(signal?.aborted === true ? signal.reason : rejection(exit.cause))
     )
 
   /** The Effect client, for everything but the common case; with the first answer when there is one. */
-  const viaEffect = (request: HttpClientRequest.HttpClientRequest, handover?: Handover): Promise<Response> => {
+  const viaEffect = (
+    request: HttpClientRequest.HttpClientRequest,
+    signal: AbortSignal | undefined,
+    handover?: Handover
+  ): Promise<Response> => {
     // a call that met close() on the common path: the runtime is gone
     if (closed !== undefined) {
       handover?.discard()
       return Promise.reject(new ClientClosedError())
     }
-    const call = Effect.map(http.execute(request), (response): Response => new EffectResponse(response, run))
+    const call = Effect.map(http.execute(request), (response): Response => new EffectResponse(response, run, signal))
     return handover === undefined
-      ? run(call)
+      ? run(call, signal)
       : run(
         call.pipe(
           Effect.provideService(
@@ -533,7 +549,8 @@ const build = async <E>(
             { [handoverKey]: handover } as unknown as Undici.Dispatcher.RequestOptions<null>
           ),
           Effect.ensuring(Effect.sync(() => handover.discard()))
-        )
+        ),
+        signal
       )
   }
 
@@ -545,11 +562,13 @@ const build = async <E>(
     } catch (error) {
       return Promise.reject(error)
     }
+    const signal = init?.signal
+    if (signal?.aborted === true) return Promise.reject(signal.reason)
     const token = cached?.(clock.unsafeCurrentTimeMillis())
-    if (token === undefined || (limit !== undefined && limit.untilMillis() !== 0)) return viaEffect(request)
+    if (token === undefined || (limit !== undefined && limit.untilMillis() !== 0)) return viaEffect(request, signal)
     // the URL the Effect client would build (it prepends the prefix as `prependUrl` does)
     const url = UrlParams.makeUrl(join(prefix, request.url), request.urlParams, request.hash)
-    if (url._tag === "Left") return viaEffect(request)
+    if (url._tag === "Left") return viaEffect(request, signal)
     const authorization = `Bearer ${Redacted.value(token.value)}`
     const origin = url.right.origin
     const target = url.right.pathname + url.right.search + url.right.hash
@@ -559,14 +578,19 @@ const build = async <E>(
       origin,
       path: target,
       headers: { ...request.headers, accept: "application/json", authorization },
-      body
+      body,
+      signal
     })
     return sent.then(
       (data) =>
         isCommon(data)
-          ? new DirectResponse(data)
-          : viaEffect(request, new Handover(method, origin, target, authorization, sent, data)),
-      () => viaEffect(request, new Handover(method, origin, target, authorization, sent, undefined))
+          ? new DirectResponse(data, signal)
+          : viaEffect(request, signal, new Handover(method, origin, target, authorization, sent, data)),
+      // aborted by the caller: not a network failure to retry
+      () =>
+        signal?.aborted === true
+          ? Promise.reject(signal.reason)
+          : viaEffect(request, signal, new Handover(method, origin, target, authorization, sent, undefined))
     )
   }
 

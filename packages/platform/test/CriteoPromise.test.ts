@@ -184,6 +184,45 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
       assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 101)
     }))
 
+  it.scoped(
+    "a call aborted by its signal rejects with the signal's reason, on either path, and is not retried",
+    () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeCriteo.FakeCriteo
+        const client = yield* fake.register()
+        const criteo = yield* promiseClient(optionsFor(fake, client))
+        yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+        // the common path: a GET the server never answers (idempotent: a network failure would be retried)
+        const controller = new AbortController()
+        const call = criteo.get("/hang", { signal: controller.signal })
+        const outcome = attempt(() => call)
+        yield* fake.hanging(client.clientId)
+        controller.abort()
+        const error = yield* Effect.flip(outcome)
+        assert.strictEqual((error as Error).name, "AbortError")
+        assert.strictEqual(error, controller.signal.reason)
+        assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 2)
+        // aborted before it starts: nothing sent
+        const early = yield* Effect.flip(attempt(() => criteo.get("/advertisers/me", { signal: AbortSignal.abort() })))
+        assert.strictEqual((early as Error).name, "AbortError")
+        assert.strictEqual((yield* fake.requests(client.clientId, "api")).length, 2)
+
+        // the Effect path: no token yet, the token endpoint slow; aborted while the token is awaited
+        const slow = yield* fake.register({ tokenLatencyMs: 2_000 })
+        const other = yield* promiseClient(optionsFor(fake, slow))
+        const reason = new Error("the caller gave up")
+        const waiting = other.get("/advertisers/me", { signal: AbortSignal.timeout(50) })
+        const late = yield* Effect.flip(attempt(() => waiting))
+        assert.strictEqual((late as Error).name, "TimeoutError")
+        const custom = new AbortController()
+        const pending = attempt(() => other.get("/advertisers/me", { signal: custom.signal }))
+        custom.abort(reason)
+        assert.strictEqual(yield* Effect.flip(pending), reason)
+        assert.strictEqual((yield* fake.requests(slow.clientId, "api")).length, 0)
+      }),
+    30_000
+  )
+
   it.scoped("a redirect is not followed: the 3xx is the answer, nothing is sent to its Location", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo

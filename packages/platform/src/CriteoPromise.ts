@@ -145,7 +145,10 @@ export interface CriteoPromiseClient {
   readonly put: (path: string, init?: RequestInit) => Promise<Response>
   readonly patch: (path: string, init?: RequestInit) => Promise<Response>
   readonly delete: (path: string, init?: RequestInit) => Promise<Response>
-  /** Stops the background refresh and closes the dispatcher; later calls reject with `ClientClosedError`. */
+  /**
+   * Stops the background refresh and closes the dispatcher; later calls, and calls it interrupts (one
+   * awaiting its token), reject with `ClientClosedError`.
+   */
   readonly close: () => Promise<void>
   readonly [Symbol.asyncDispose]: () => Promise<void>
 }
@@ -520,12 +523,22 @@ const build = async <E>(
   const cached = auth.cached
   let closed: Promise<void> | undefined
 
-  /** A run of the runtime; aborted by `signal`, it rejects with the signal's reason. */
+  /**
+   * A run of the runtime; aborted by `signal`, it rejects with the signal's reason. A run that `close()`
+   * interrupted (its token request, forked in the runtime's scope, was interrupted) rejects with
+   * `ClientClosedError`, never with Effect's own interruption.
+   */
   const run = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | undefined): Promise<A> =>
     runtime.runPromiseExit(effect, signal === undefined ? undefined : { signal }).then((exit) =>
       Exit.isSuccess(exit)
         ? exit.value
-        : Promise.reject(signal?.aborted === true ? signal.reason : rejection(exit.cause))
+        : Promise.reject(
+          signal?.aborted === true
+            ? signal.reason
+            : closed !== undefined && Option.isNone(Cause.failureOption(exit.cause))
+            ? new ClientClosedError()
+            : rejection(exit.cause)
+        )
     )
 
   /** The Effect client, for everything but the common case; with the first answer when there is one. */

@@ -425,6 +425,20 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
       // (that the process then exits by itself: test/Example.test.ts runs examples/promise.ts as a process)
     }))
 
+  it.scoped("close() during a call awaiting its token: the call rejects with ClientClosedError, not Effect's interruption", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCriteo.FakeCriteo
+      const client = yield* fake.register({ tokenScript: ["hang"] })
+      const criteo = yield* attempt(() => CriteoPromise.make(optionsFor(fake, client)))
+      // no token yet: the Effect client asks for one, and the token endpoint never answers
+      const call = criteo.get("/advertisers/me").then(() => undefined, (error: unknown) => error)
+      yield* fake.hanging(client.clientId)
+      yield* attempt(() => criteo.close())
+      const error = yield* Effect.promise(() => call)
+      assert.instanceOf(error, CriteoPromise.ClientClosedError)
+      assert.isTrue(CriteoPromise.isCallError(error))
+    }))
+
   it.scoped("bad options and bad requests fail with clear typed errors, before anything is sent", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo

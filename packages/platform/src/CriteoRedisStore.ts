@@ -14,7 +14,10 @@
  *   atomic on the server. Waiters wake on pub/sub, with a bounded polling fallback (a lost message, a
  *   reconnection) and at the expiry of the holder's lease.
  * - Every operation is bounded by a short timeout (1 s by default) and fails with a `TokenStoreError`:
- *   a slow, stopped or unreachable Redis never stalls a caller longer than that. The connection is
+ *   a slow, stopped or unreachable Redis never stalls a caller longer than that. After a timeout, the
+ *   operations of the next timeout's length fail at once, without a round trip, and then one operation
+ *   at a time tries Redis again: a stopped Redis costs one timeout per period, not one per operation
+ *   (an acquisition makes several). The connection is
  *   re-established in the background, with a backoff capped at 1 s. An outage is logged once for the
  *   process (a warning when Redis stops answering, an info when it answers again), whatever the number
  *   of providers and keys on the store.
@@ -300,24 +303,67 @@ export const make = (
       ).pipe(Effect.annotateLogs({ ...outageAnnotations, "store.outage_ms": Duration.toMillis(lasted) }))
     })
 
+    // -------------------------------------------------------------------------
+    // a Redis that does not answer (stopped, overloaded, a partition): after an operation times out, the
+    // operations of the next `operationTimeout` fail at once, without a round trip, then one operation at
+    // a time tries Redis again. Without this, every operation of every caller waited its whole timeout
+    // while Redis was stopped, and an acquisition (invalidate, read, lease, write) several timeouts in a
+    // row. A refused connection (Redis killed) fails fast by itself and does not need it.
+    // -------------------------------------------------------------------------
+
+    /** While Redis does not answer: until when (epoch ms, real time) operations are not sent; 0 otherwise. */
+    let quietUntil = 0
+    /** Whether an operation is trying Redis again after the quiet period (the others still fail at once). */
+    let probing = false
+    const timedOut = (error: TokenStore.TokenStoreError) =>
+      error.reason.startsWith("no answer within") || error.reason.includes("timed out")
+
     /**
      * One round trip, bounded by the operation timeout in real time: it bounds the network and Redis, which
      * no TestClock drives (under one, a clock adjusted past the timeout while Redis is answering would fail
-     * a healthy operation).
+     * a healthy operation). After a timeout, see `quietUntil`.
      */
     const run = <A>(
       operation: string,
       key: string,
       f: () => Promise<A>
     ): Effect.Effect<A, TokenStore.TokenStoreError> =>
-      Effect.tryPromise({ try: f, catch: (error) => failure(operation, key, describe(error)) }).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => failure(operation, key, `no answer within ${Duration.format(timeout)}`)
-        }),
-        Effect.withClock(liveClock),
-        Effect.tapBoth({ onFailure: unreachable, onSuccess: () => reachable })
-      )
+      Effect.suspend(() => {
+        let probe = false
+        if (quietUntil !== 0) {
+          if (probing || Date.now() < quietUntil) {
+            return Effect.fail(
+              failure(
+                operation,
+                key,
+                `not sent: Redis did not answer within ${Duration.format(timeout)}, it is tried again by one ` +
+                  "operation at a time"
+              )
+            )
+          }
+          probe = probing = true
+        }
+        return Effect.tryPromise({ try: f, catch: (error) => failure(operation, key, describe(error)) }).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => failure(operation, key, `no answer within ${Duration.format(timeout)}`)
+          }),
+          Effect.withClock(liveClock),
+          Effect.tapBoth({
+            onFailure: (error) => {
+              if (timedOut(error)) quietUntil = Date.now() + timeoutMillis
+              return unreachable(error)
+            },
+            onSuccess: () => {
+              quietUntil = 0
+              return reachable
+            }
+          }),
+          Effect.ensuring(Effect.sync(() => {
+            if (probe) probing = false
+          }))
+        )
+      })
 
     const evalScript = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) =>
       client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {

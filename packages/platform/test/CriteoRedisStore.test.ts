@@ -442,9 +442,55 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
         // each is bounded by its timeout (200 ms), not by the awaitChange timeout (5 s)
         assert.isBelow(Duration.toMillis(elapsed), 4_000)
         yield* server.resume
-        // the connection was never lost: the store answers again at once
-        assert.strictEqual(Option.getOrThrow(yield* store.get(key)).version >= 1, true)
+        // the connection was never lost: the store answers again once the quiet period after the timeouts
+        // has passed (200 ms; the operations before then fail at once)
+        const read = yield* store.get(key).pipe(
+          Effect.retry({ times: 40, schedule: Schedule.spaced("50 millis") }),
+          Effect.timeout("10 seconds")
+        )
+        assert.strictEqual(Option.getOrThrow(read).version >= 1, true)
       }).pipe(Effect.scoped))
+
+    it.live(
+      "a stopped server costs one timeout per period: the operations after it fail at once, then one tries again",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer.make
+          const store = yield* storeOn(server, { operationTimeout: "1 second" })
+          const key = freshKey()
+          yield* store.compareAndSet(key, undefined, { accessToken: token("a"), refreshToken: undefined })
+          yield* server.pause
+          const first = yield* Effect.flip(store.get(key))
+          assert.match(first.reason, /no answer within|timed out/)
+          // within the quiet period (1 s after the timeout) nothing is sent: each fails at once, said so
+          const next = yield* Effect.forEach(
+            Array.from({ length: 8 }),
+            (_, i) =>
+              Effect.flip<unknown, TokenStore.TokenStoreError, never>(
+                i % 2 === 0
+                  ? store.get(key)
+                  : store.compareAndSet(key, 1, { accessToken: token("b"), refreshToken: undefined })
+              ),
+            { concurrency: "unbounded" }
+          )
+          for (const error of next) {
+            assert.strictEqual(error._tag, "TokenStoreError")
+            assert.match(error.reason, /^not sent: Redis did not answer within 1s/)
+          }
+          yield* server.resume
+          // after the period one operation tries Redis again; it answers, and every operation is sent again
+          const read = yield* store.get(key).pipe(
+            Effect.retry({ times: 100, schedule: Schedule.spaced("50 millis") }),
+            Effect.timeout("10 seconds")
+          )
+          assert.strictEqual(Option.getOrThrow(read).version, 1)
+          const all = yield* Effect.forEach(Array.from({ length: 8 }), () => store.get(key), {
+            concurrency: "unbounded"
+          })
+          assert.isTrue(all.every(Option.isSome))
+        }).pipe(Effect.scoped),
+      30_000
+    )
 
     it.live("a killed server: operations fail fast; a restarted one is used again by itself", () =>
       Effect.gen(function*() {

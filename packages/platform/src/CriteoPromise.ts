@@ -95,7 +95,8 @@ export type QueryValue = string | number | boolean
  * not followed —, 4xx other than 401, 403 and a 410 of a decommissioned version (see
  * `CriteoHttpClient.withCriteoAuth`), and a 5xx or 429 still answered after the retries).
  * Read the body once with `json()` or `text()` (either may be called again: the text is kept), or call
- * `discard()`: an unread body holds its connection until the API timeout.
+ * `discard()`: a body neither read nor discarded holds its connection until `close()`. The API timeout
+ * does not release it: undici's `bodyTimeout` is suspended while the unread body holds back the socket.
  *
  * @since 0.2.0
  * @category models

@@ -10,7 +10,7 @@ import type { Services } from "../CriteoLayer.js"
 
 /**
  * Who bounds an API attempt: core, with an Effect timer around each attempt (any `HttpClient`), or the
- * transport itself (undici's `headersTimeout`, a timer on the fetch signal), which costs no fiber.
+ * transport itself (undici's `headersTimeout`; for fetch, one sweeper fiber per layer), which costs no fiber per request.
  */
 export type AttemptTimeout = "core" | "transport"
 

@@ -163,8 +163,10 @@ const makeClient = (deadlines: Deadlines | undefined, tokenUrl: string): HttpCli
       ? Headers.merge(Headers.fromInput(options.headers as Headers.Input), request.headers)
       : request.headers
     if (headers["content-length"]) headers = Headers.remove(headers, "content-length")
-    // token requests keep TokenEndpoint's own timeout
-    const bounded = deadlines !== undefined && !request.url.startsWith(tokenUrl) ? deadlines : undefined
+    // token requests keep TokenEndpoint's own timeout: TokenEndpoint posts to `tokenUrl` as it is given, so
+    // the URL is compared whole (an API URL that merely starts with it, a gateway's `/criteo-api` under a
+    // token URL `/criteo`, is an API attempt)
+    const bounded = deadlines !== undefined && request.url !== tokenUrl ? deadlines : undefined
     const send = (body: RequestInit["body"]) =>
       Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
         const attempt = bounded?.arm(() => {

@@ -96,6 +96,39 @@ describe("CriteoFetch", () => {
       assert.strictEqual(exit.cause._tag, "Fail")
     }))
 
+  it.scoped("an API URL that merely starts with the token URL is still bounded by apiTimeout (a gateway's paths)", () =>
+    Effect.gen(function*() {
+      // tokenUrl http://127.0.0.1:9/criteo, API under http://127.0.0.1:9/criteo-api: a prefix, not the token URL
+      const gateway = `${origin}/criteo`
+      const hanging = yield* Deferred.make<AbortSignal>()
+      const fetch: typeof globalThis.fetch = (input, init = {}) => {
+        const signal = init.signal!
+        if (String(input) === gateway) {
+          return Promise.resolve(Response.json({ access_token: accessToken, token_type: "Bearer", expires_in: 3600 }))
+        }
+        Deferred.unsafeDone(hanging, Effect.succeed(signal))
+        return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      }
+      const fiber = yield* get("/hang").pipe(
+        Effect.flip,
+        Effect.provide(
+          CriteoFetch.layer({
+            grant,
+            tokenUrl: gateway,
+            apiUrl: `${origin}/criteo-api`,
+            apiTimeout: "1 second",
+            apiRetry: { maxAttempts: 1 }
+          }).pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, fetch)))
+        ),
+        Effect.fork
+      )
+      const signal = yield* Deferred.await(hanging)
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(signal.aborted)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "TransportError")
+    }))
+
   it.scoped("an attempt answered in time is disarmed: the clock passing apiTimeout later aborts nothing", () =>
     Effect.gen(function*() {
       const stub = yield* makeStub

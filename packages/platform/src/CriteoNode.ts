@@ -82,8 +82,11 @@ export const withApiTimeouts = (
 ): Undici.Dispatcher => {
   const timeout = Duration.toMillis(Duration.decode(options.apiTimeout ?? CriteoConfig.defaultApiTimeout))
   const token = new URL(options.tokenUrl ?? TokenEndpoint.defaultTokenUrl)
+  // the token request's path whole (as NodeHttpClient sends it): a path that merely starts with it (a gateway's
+  // `/criteo-api/...` under a token URL `/criteo`) is an API request
+  const tokenPath = token.pathname + token.search + token.hash
   const bounded: Undici.Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
-    opts.path.startsWith(token.pathname) && String(opts.origin) === token.origin
+    opts.path === tokenPath && String(opts.origin) === token.origin
       ? dispatch(opts, handler)
       : dispatch({ ...opts, headersTimeout: timeout, bodyTimeout: timeout }, handler)
   return dispatcher.compose(bounded)

@@ -110,3 +110,5 @@ try {
   await server?.close()
   await local?.close()
 }
+// the in-process clients' runtimes (their token refresh timers) are not disposed: leave at once, as inProcess.ts does
+if (local !== undefined) process.exit(0)

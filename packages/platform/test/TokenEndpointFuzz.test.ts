@@ -48,6 +48,13 @@ const spellings = (value: string): ReadonlyArray<string> => {
   ]
 }
 const forbidden = secrets.flatMap(spellings)
+/**
+ * What must not appear in an error of a grant's request: the spellings of the secrets it holds. A
+ * client_credentials grant holds no refresh token, so the refresh token's spellings are only text a
+ * server may send it (the hostile strings include them): nothing the client could know to scrub.
+ */
+const forbiddenFor = (grant: Grant.Grant): ReadonlyArray<string> =>
+  grant._tag === "RefreshToken" ? forbidden : spellings(SECRET)
 
 const grants: ReadonlyArray<Grant.Grant> = [
   Grant.clientCredentials({ clientId, clientSecret: Redacted.make(SECRET) }),
@@ -271,7 +278,7 @@ describe("TokenEndpoint against a hostile server (property)", () => {
               assert.isTrue(CriteoAuthError.isCriteoAuthError(error))
               assert.isTrue(tokenErrorTags.has((error as { _tag: string })._tag))
               for (const text of renderings(error)) {
-                for (const spelling of forbidden) assert.notInclude(text, spelling)
+                for (const spelling of forbiddenFor(grant)) assert.notInclude(text, spelling)
               }
               const tag = (error as { _tag: string })._tag
               outcomes.set(tag, (outcomes.get(tag) ?? 0) + 1)
@@ -280,7 +287,11 @@ describe("TokenEndpoint against a hostile server (property)", () => {
             }
             peak = Math.max(peak, process.memoryUsage().heapUsed - baseline)
           }),
-          { numRuns: runs, endOnFailure: true }
+          {
+            numRuns: runs,
+            endOnFailure: true,
+            ...(process.env.FUZZ_SEED === undefined ? {} : { seed: Number(process.env.FUZZ_SEED) })
+          }
         )
       } finally {
         await runtime.dispose()

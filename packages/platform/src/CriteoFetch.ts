@@ -109,12 +109,20 @@ class Deadlines {
     }
     const now = this.now()
     if (this.head.deadline > now) return this.clock.sleep(Duration.millis(this.head.deadline - now))
+    // one attempt whose timeout cannot be delivered must not leave the others unbounded: the sweeper goes on
+    let undelivered: unknown = undefined
     while (this.head !== undefined && this.head.deadline <= now) {
       const expired = this.head
       this.disarm(expired)
-      expired.fire()
+      try {
+        expired.fire()
+      } catch (error) {
+        undelivered = error
+      }
     }
-    return Effect.void
+    return undelivered === undefined
+      ? Effect.void
+      : Effect.logError("CriteoFetch: an API attempt's timeout could not be delivered", Cause.die(undelivered))
   })
 }
 

@@ -106,7 +106,7 @@ export const observe = (
       const bearer = /^Bearer (.+)$/i.exec(request.headers["authorization"] ?? "")?.[1]
       if (bearer !== undefined) yield* hide(bearer)
       const limits = tracker.limits
-      const kind: Kind = limits !== undefined && request.url.startsWith(limits.tokenUrl) ? "token" : "api"
+      const kind: Kind = limits !== undefined && request.url === limits.tokenUrl ? "token" : "api"
       const target = kind === "token"
         ? `a token from ${hostOf(request.url)}`
         : `the API (${request.method} ${URL.canParse(request.url) ? new URL(request.url).pathname : request.url})`

@@ -38,6 +38,15 @@ const attempt = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (
 const promiseClient = (options: CriteoPromise.Options) =>
   Effect.acquireRelease(attempt(() => CriteoPromise.make(options)), (client) => Effect.promise(() => client.close()))
 
+/** A registered client and its Promise client, after one call: the token is cached, the common path is next. */
+const warmClient = Effect.gen(function*() {
+  const fake = yield* FakeCriteo.FakeCriteo
+  const client = yield* fake.register()
+  const criteo = yield* promiseClient(optionsFor(fake, client))
+  yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+  return { fake, client, criteo }
+})
+
 /** `CriteoNode.layer`'s client on the same options: what the Promise client must behave as. */
 const effectCall = (options: CriteoConfig.Options, method: "GET" | "POST", path: string) =>
   Effect.flatMap(CriteoHttpClient.CriteoHttpClient, (client) =>
@@ -142,10 +151,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
 
   it.scoped("a 401 is handed to the Effect client with its answer: one token request, one replay, nothing sent twice", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCriteo.FakeCriteo
-      const client = yield* fake.register()
-      const criteo = yield* promiseClient(optionsFor(fake, client))
-      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const { client, criteo, fake } = yield* warmClient
       // the API stops accepting the cached token (revoked, expired early): the common path meets a 401
       yield* fake.expire(client.clientId)
       const response = yield* attempt(() => criteo.get("/advertisers/me"))
@@ -166,10 +172,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
 
   it.scoped("a 401 storm on the common path: every call replayed once, one token request in all (single flight)", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCriteo.FakeCriteo
-      const client = yield* fake.register()
-      const criteo = yield* promiseClient(optionsFor(fake, client))
-      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const { client, criteo, fake } = yield* warmClient
       yield* fake.expire(client.clientId)
       const statuses = yield* attempt(() =>
         Promise.all(Array.from({ length: 50 }, () =>
@@ -188,10 +191,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
     "a call aborted by its signal rejects with the signal's reason, on either path, and is not retried",
     () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const criteo = yield* promiseClient(optionsFor(fake, client))
-        yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+        const { client, criteo, fake } = yield* warmClient
         // the common path: a GET the server never answers (idempotent: a network failure would be retried)
         const controller = new AbortController()
         const call = criteo.get("/hang", { signal: controller.signal })
@@ -225,10 +225,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
 
   it.scoped("a redirect is not followed: the 3xx is the answer, nothing is sent to its Location", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCriteo.FakeCriteo
-      const client = yield* fake.register()
-      const criteo = yield* promiseClient(optionsFor(fake, client))
-      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const { client, criteo, fake } = yield* warmClient
       const response = yield* attempt(() => criteo.get("/redirect"))
       assert.strictEqual(response.status, 307)
       assert.strictEqual(response.headers["location"], `${fake.url}/redirected`)
@@ -305,10 +302,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
 
   it.scoped("5xx: retried by the Effect client from the first answer, within the same bound (maxAttempts requests in all)", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCriteo.FakeCriteo
-      const client = yield* fake.register()
-      const criteo = yield* promiseClient(optionsFor(fake, client))
-      yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+      const { client, criteo, fake } = yield* warmClient
       const flaky = yield* attempt(() => criteo.get("/flaky"))
       assert.strictEqual(flaky.status, 200)
       assert.deepStrictEqual(yield* attempt(() => flaky.json()), { data: { recovered: true } })
@@ -329,10 +323,7 @@ layer(FakeCriteo.layer, { excludeTestServices: true })("CriteoPromise", (it) => 
     "429: the Effect client waits for the reset from the first answer and retries; a token endpoint 429 is RateLimitedError",
     () =>
       Effect.gen(function*() {
-        const fake = yield* FakeCriteo.FakeCriteo
-        const client = yield* fake.register()
-        const criteo = yield* promiseClient(optionsFor(fake, client))
-        yield* attempt(() => criteo.get("/advertisers/me").then((r) => r.text()))
+        const { client, criteo, fake } = yield* warmClient
         // limited until the next whole second: at most ~2 s of real time, the client's own wait
         yield* fake.limit(client.clientId, Date.now() + 500)
         const response = yield* attempt(() => criteo.get("/advertisers/me"))

@@ -8,23 +8,31 @@ import { fileURLToPath } from "node:url"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
 
+/** A client of the fake whose API answers `/advertisers/me` with itself, as Criteo (and the simulator) does. */
+const advertiserClient = (fake: FakeCriteo.Service, prefix: string) => {
+  const clientId = `${prefix}-${crypto.randomUUID()}`
+  return fake.register({
+    clientId,
+    apiScript: [{ status: 200, body: { data: [{ id: clientId, type: "Advertiser", attributes: {} }] } }]
+  })
+}
+
+/** The environment an example reads: the client's credentials and the fake's URLs. */
+const envFor = (fake: FakeCriteo.Service, client: FakeCriteo.Client, secret = client.clientSecret) => ({
+  CRITEO_CLIENT_ID: client.clientId,
+  CRITEO_CLIENT_SECRET: secret,
+  CRITEO_TOKEN_URL: fake.tokenUrl,
+  CRITEO_API_URL: fake.url
+})
+
 /** The README's example (`examples/advertiser.ts`), compiled and run as a program against the fake. */
 layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })("README example", (it) => {
   it.effect("calls the API with the credentials of the environment", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo
-      const clientId = `example-${crypto.randomUUID()}`
       // Criteo's answer (and the simulator's): the advertisers the credentials may act for, as a list.
-      const client = yield* fake.register({
-        clientId,
-        apiScript: [{ status: 200, body: { data: [{ id: clientId, type: "Advertiser", attributes: {} }] } }]
-      })
-      const result = yield* Cli.run([], {
-        CRITEO_CLIENT_ID: client.clientId,
-        CRITEO_CLIENT_SECRET: client.clientSecret,
-        CRITEO_TOKEN_URL: fake.tokenUrl,
-        CRITEO_API_URL: fake.url
-      }, { script: Cli.example("advertiser") })
+      const client = yield* advertiserClient(fake, "example")
+      const result = yield* Cli.run([], envFor(fake, client), { script: Cli.example("advertiser") })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(result.stdout, `Connected as advertiser ${client.clientId}\n`)
       const [call] = yield* fake.requests(client.clientId, "api")
@@ -35,12 +43,7 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
     Effect.gen(function*() {
       const fake = yield* FakeCriteo.FakeCriteo
       const client = yield* fake.register()
-      const result = yield* Cli.run([], {
-        CRITEO_CLIENT_ID: client.clientId,
-        CRITEO_CLIENT_SECRET: "not-the-secret",
-        CRITEO_TOKEN_URL: fake.tokenUrl,
-        CRITEO_API_URL: fake.url
-      }, { script: Cli.example("advertiser") })
+      const result = yield* Cli.run([], envFor(fake, client, "not-the-secret"), { script: Cli.example("advertiser") })
       assert.strictEqual(result.code, 0)
       assert.match(result.stderr, /^Check CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET: Criteo rejected the client/)
     }))
@@ -50,18 +53,11 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
     () =>
       Effect.gen(function*() {
         const fake = yield* FakeCriteo.FakeCriteo
-        const clientId = `example-promise-${crypto.randomUUID()}`
-        const client = yield* fake.register({
-          clientId,
-          apiScript: [{ status: 200, body: { data: [{ id: clientId, type: "Advertiser", attributes: {} }] } }]
-        })
+        const client = yield* advertiserClient(fake, "example-promise")
         // the process ends only if close() released the dispatcher and the background refresh
-        const result = yield* Cli.run([], {
-          CRITEO_CLIENT_ID: client.clientId,
-          CRITEO_CLIENT_SECRET: client.clientSecret,
-          CRITEO_TOKEN_URL: fake.tokenUrl,
-          CRITEO_API_URL: fake.url
-        }, { script: Cli.example("promise") }).pipe(Effect.timeout("20 seconds"))
+        const result = yield* Cli.run([], envFor(fake, client), { script: Cli.example("promise") }).pipe(
+          Effect.timeout("20 seconds")
+        )
         assert.strictEqual(result.code, 0, result.stderr)
         assert.strictEqual(result.stdout, `Connected as advertiser ${client.clientId} (HTTP 200)\n`)
         const [call] = yield* fake.requests(client.clientId, "api")

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { ExitCode } from "../src/CriteoCli.js"
 import * as Cli from "./utils/cli.js"
 import * as FakeCriteo from "./utils/FakeCriteo.js"
+import { listenOnLoopback } from "./utils/ports.js"
 
 // Each test runs the CLI as a subprocess, several times for some: on a shared, loaded machine (2 CPUs,
 // load 20+) one Node.js start takes seconds. A generous bound; the tests time nothing themselves.
@@ -43,77 +44,57 @@ const hasScript = (() => {
 })()
 
 /** A server that sends the headers of a 200 and then one byte of body every 200 ms, forever. */
-const tricklingServer = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly server: http.Server }>((resume) => {
-    const server = http.createServer((_request, response) => {
-      response.writeHead(200, { "content-type": "application/json" })
-      response.write("[")
-      const timer = setInterval(() => response.write(" "), 200)
-      response.on("close", () => clearInterval(timer))
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
+const tricklingServer = Effect.gen(function*() {
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "application/json" })
+    response.write("[")
+    const timer = setInterval(() => response.write(" "), 200)
+    response.on("close", () => clearInterval(timer))
+  })
+  const url = yield* listenOnLoopback(server)
+  return { url, server }
+})
 
 /**
  * A forward proxy on loopback: CONNECT tunnels and absolute-form requests, each logged as its request
  * line only (what a proxy operator would see in an access log).
  */
-const forwardProxy = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly log: Array<string>; readonly server: http.Server }>((resume) => {
-    const log: Array<string> = []
-    const server = http.createServer((request, response) => {
-      log.push(`${request.method} ${request.url}`)
-      const target = new URL(request.url ?? "")
-      const upstream = http.request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: `${target.pathname}${target.search}`,
-          method: request.method,
-          headers: request.headers
-        },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers)
-          answer.pipe(response)
-        }
-      )
-      upstream.on("error", () => response.destroy())
-      request.pipe(upstream)
+const forwardProxy = Effect.gen(function*() {
+  const log: Array<string> = []
+  const server = http.createServer((request, response) => {
+    log.push(`${request.method} ${request.url}`)
+    const target = new URL(request.url ?? "")
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: request.method,
+        headers: request.headers
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(response)
+      }
+    )
+    upstream.on("error", () => response.destroy())
+    request.pipe(upstream)
+  })
+  server.on("connect", (request, socket, head) => {
+    log.push(`CONNECT ${request.url}`)
+    const [host, port] = (request.url ?? "").split(":")
+    const upstream = net.connect(Number(port), host, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+      upstream.write(head)
+      upstream.pipe(socket)
+      socket.pipe(upstream)
     })
-    server.on("connect", (request, socket, head) => {
-      log.push(`CONNECT ${request.url}`)
-      const [host, port] = (request.url ?? "").split(":")
-      const upstream = net.connect(Number(port), host, () => {
-        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-        upstream.write(head)
-        upstream.pipe(socket)
-        socket.pipe(upstream)
-      })
-      upstream.on("error", () => socket.destroy())
-      socket.on("error", () => upstream.destroy())
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, log, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
+    upstream.on("error", () => socket.destroy())
+    socket.on("error", () => upstream.destroy())
+  })
+  const url = yield* listenOnLoopback(server)
+  return { url, log, server }
+})
 
 layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: true })(
   "criteo-auth at the keyboard",

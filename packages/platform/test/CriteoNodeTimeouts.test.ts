@@ -5,28 +5,19 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Http from "node:http"
 import * as CriteoNode from "../src/CriteoNode.js"
+import { listenOnLoopback } from "./utils/ports.js"
 
 /** A loopback server: a token on POST /criteo; every other request is never answered. */
-const gatewayServer = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly server: Http.Server }>((resume) => {
-    const server = Http.createServer((request, response) => {
-      if (request.url === "/criteo") {
-        response.writeHead(200, { "content-type": "application/json" })
-        response.end(JSON.stringify({ access_token: "tok-gateway", token_type: "Bearer", expires_in: 900 }))
-      }
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
+const gatewayServer = Effect.gen(function*() {
+  const server = Http.createServer((request, response) => {
+    if (request.url === "/criteo") {
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end(JSON.stringify({ access_token: "tok-gateway", token_type: "Bearer", expires_in: 900 }))
+    }
+  })
+  const url = yield* listenOnLoopback(server)
+  return { url, server }
+})
 
 describe("CriteoNode.withApiTimeouts", () => {
   // real time is the point: undici's headersTimeout is the bound under test

@@ -6,6 +6,7 @@ import * as Redacted from "effect/Redacted"
 import * as Http from "node:http"
 import * as CriteoFetch from "../src/CriteoFetch.js"
 import * as CriteoNode from "../src/CriteoNode.js"
+import { listenOnLoopback } from "./utils/ports.js"
 
 const runtimes: ReadonlyArray<{
   readonly name: string
@@ -34,44 +35,34 @@ interface Sent {
  * A server on a free loopback port: a token on POST /oauth2/token; every other request is answered 403
  * with an endless body (16 KiB chunks, written as fast as the socket takes them) until the client closes.
  */
-const hostileServer = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly sent: Array<Sent>; readonly server: Http.Server }>((resume) => {
-    const sent: Array<Sent> = []
-    const chunk = Buffer.alloc(16 * 1024, "{")
-    const server = Http.createServer((request, response) => {
-      if (request.url === "/oauth2/token") {
-        response.writeHead(200, { "content-type": "application/json" })
-        response.end(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 900 }))
-        return
+const hostileServer = Effect.gen(function*() {
+  const sent: Array<Sent> = []
+  const chunk = Buffer.alloc(16 * 1024, "{")
+  const server = Http.createServer((request, response) => {
+    if (request.url === "/oauth2/token") {
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 900 }))
+      return
+    }
+    let stop = false
+    const record: Sent = { bytes: 0, closed: new Promise((done) => response.once("close", done)) }
+    void record.closed.then(() => stop = true)
+    sent.push(record)
+    response.writeHead(403, { "content-type": "application/json" })
+    const pump = () => {
+      // endless as far as the client can tell; stopped at 256 MiB only so that a client that reads it
+      // all fails the bound below instead of exhausting the machine's memory
+      if (record.bytes >= safetyStop) return response.end()
+      while (!stop && record.bytes < safetyStop) {
+        record.bytes += chunk.length
+        if (!response.write(chunk)) return response.once("drain", pump)
       }
-      let stop = false
-      const record: Sent = { bytes: 0, closed: new Promise((done) => response.once("close", done)) }
-      void record.closed.then(() => stop = true)
-      sent.push(record)
-      response.writeHead(403, { "content-type": "application/json" })
-      const pump = () => {
-        // endless as far as the client can tell; stopped at 256 MiB only so that a client that reads it
-        // all fails the bound below instead of exhausting the machine's memory
-        if (record.bytes >= safetyStop) return response.end()
-        while (!stop && record.bytes < safetyStop) {
-          record.bytes += chunk.length
-          if (!response.write(chunk)) return response.once("drain", pump)
-        }
-      }
-      pump()
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, sent, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
+    }
+    pump()
+  })
+  const url = yield* listenOnLoopback(server)
+  return { url, sent, server }
+})
 
 describe("a 403 with an endless body, on the real transports", () => {
   for (const runtime of runtimes) {

@@ -1,4 +1,6 @@
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Http from "node:http"
 import * as Net from "node:net"
 
 /**
@@ -13,3 +15,23 @@ export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => 
     server.close(() => resume(Effect.succeed(port)))
   })
 })
+
+/**
+ * Starts `server` on a free port of 127.0.0.1 for the scope: its URL (`http://127.0.0.1:PORT`), and when the
+ * scope closes its connections are closed and it stops listening.
+ */
+export const listenOnLoopback = (server: Http.Server): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<string>((resume) => {
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed(`http://127.0.0.1:${port}`))
+      })
+    }),
+    () =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )

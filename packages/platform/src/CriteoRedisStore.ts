@@ -44,6 +44,7 @@ import { Redis, type RedisOptions } from "ioredis"
 import * as Crypto from "node:crypto"
 import * as CriteoConfig from "./CriteoConfig.js"
 import * as Cipher from "./internal/cipher.js"
+import * as RedisErrors from "./internal/redisErrors.js"
 import * as Scripts from "./internal/redisScripts.js"
 
 // -----------------------------------------------------------------------------
@@ -140,6 +141,16 @@ const describe = (error: unknown): string => {
   // what ioredis says (`Connection is closed.`, `Command timed out`, `connect ECONNREFUSED …`): no
   // argument of ours is in it, and the only values we send are sealed anyway
   return message.length > 200 ? `${message.slice(0, 200)}…` : message
+}
+
+/**
+ * A failed round trip, before it reaches the caller as its `TokenStoreError`: whether Redis did not answer
+ * in time is decided where the failure is built (our own timeout, or ioredis's command timeout), never read
+ * back from the error's text, which a Redis error reply or a reworded message could match.
+ */
+interface Failed {
+  readonly error: TokenStore.TokenStoreError
+  readonly timedOut: boolean
 }
 
 const fieldsOf = (reply: unknown): Record<string, string> => {
@@ -315,8 +326,6 @@ export const make = (
     let quietUntil = 0
     /** Whether an operation is trying Redis again after the quiet period (the others still fail at once). */
     let probing = false
-    const timedOut = (error: TokenStore.TokenStoreError) =>
-      error.reason.startsWith("no answer within") || error.reason.includes("timed out")
 
     /**
      * One round trip, bounded by the operation timeout in real time: it bounds the network and Redis, which
@@ -343,15 +352,24 @@ export const make = (
           }
           probe = probing = true
         }
-        return Effect.tryPromise({ try: f, catch: (error) => failure(operation, key, describe(error)) }).pipe(
+        return Effect.tryPromise({
+          try: f,
+          catch: (cause): Failed => ({
+            error: failure(operation, key, describe(cause)),
+            timedOut: RedisErrors.isCommandTimeout(cause)
+          })
+        }).pipe(
           Effect.timeoutFail({
             duration: timeout,
-            onTimeout: () => failure(operation, key, `no answer within ${Duration.format(timeout)}`)
+            onTimeout: (): Failed => ({
+              error: failure(operation, key, `no answer within ${Duration.format(timeout)}`),
+              timedOut: true
+            })
           }),
           Effect.withClock(liveClock),
           Effect.tapBoth({
-            onFailure: (error) => {
-              if (timedOut(error)) quietUntil = Date.now() + timeoutMillis
+            onFailure: ({ error, timedOut }) => {
+              if (timedOut) quietUntil = Date.now() + timeoutMillis
               return unreachable(error)
             },
             onSuccess: () => {
@@ -359,6 +377,7 @@ export const make = (
               return reachable
             }
           }),
+          Effect.mapError(({ error }) => error),
           Effect.ensuring(Effect.sync(() => {
             if (probe) probing = false
           }))

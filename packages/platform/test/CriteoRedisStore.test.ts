@@ -492,6 +492,30 @@ describe.runIf(RedisServer.runRedisTests)("CriteoRedisStore", () => {
       30_000
     )
 
+    it.live(
+      "an error reply that says 'timed out' is an answer, not a timeout: it starts no quiet period",
+      () =>
+        Effect.gen(function*() {
+          // EVALSHA disabled: Redis answers each script at once with an error that quotes the command's
+          // arguments, among them the entry's Redis key, which holds a store key that says "timed out"
+          const server = yield* RedisServer.makeWith(["--rename-command", "EVALSHA", ""])
+          // a quiet period lasts one operation timeout from the failure: 30 s here, so the lease below, sent
+          // right after the error (milliseconds later, seconds on a loaded machine), would fall within it
+          // and fail unsent had the error started one; an answered operation does not wait for the timeout
+          const store = yield* storeOn(server, { operationTimeout: "30 seconds" })
+          const key = `${freshKey()} timed out`
+          const error = yield* Effect.flip(store.get(key))
+          assert.strictEqual(error._tag, "TokenStoreError")
+          // Redis's answer (a script is an EVALSHA), and its text says "timed out"
+          assert.include(error.reason, "unknown command")
+          assert.include(error.reason, "timed out")
+          // a lease is a SET, not a script: it is sent, and Redis grants it
+          const lease = yield* store.acquireLease(key, "10 seconds")
+          assert.isTrue(Option.isSome(lease))
+        }).pipe(Effect.scoped),
+      60_000
+    )
+
     it.live("a killed server: operations fail fast; a restarted one is used again by itself", () =>
       Effect.gen(function*() {
         const server = yield* RedisServer.make

@@ -46,12 +46,15 @@ export class RedisServer extends Context.Tag("test/RedisServer")<RedisServer, Se
 
 class StartError extends Error {}
 
-/** Starts `redis-server` on `port`; resolves once it accepts connections. */
-const spawn = (port: number) =>
+/** No persistence; the log at its default level, where "Ready to accept connections" is printed. */
+const QUIET = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"]
+
+/** Starts `redis-server` on `port` (with `args` after the suite's own); resolves once it accepts connections. */
+const spawn = (port: number, args: ReadonlyArray<string>) =>
   Effect.async<ChildProcess.ChildProcess, StartError>((resume) => {
     const child = ChildProcess.spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
+      ["--port", String(port), ...QUIET, ...args],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""
@@ -72,8 +75,10 @@ const spawn = (port: number) =>
     })
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.once("error", (error) => finish(Effect.fail(new StartError(`redis-server: ${error.message}`))))
-    child.once("exit", (code) =>
-      finish(Effect.fail(new StartError(`redis-server exited (${code}): ${output.slice(-500)}`))))
+    child.once(
+      "exit",
+      (code) => finish(Effect.fail(new StartError(`redis-server exited (${code}): ${output.slice(-500)}`)))
+    )
   })
 
 const stop = (child: ChildProcess.ChildProcess) =>
@@ -84,35 +89,42 @@ const stop = (child: ChildProcess.ChildProcess) =>
     child.kill("SIGKILL")
   })
 
+/**
+ * A redis-server for the scope, with more command-line arguments (`--rename-command EVALSHA ""`, ...),
+ * kept on a restart. Retries on another port when the one picked was taken meanwhile.
+ */
+export const makeWith = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    if (!available) return yield* Effect.dieMessage("redis-server is not installed (apt-get install redis-server)")
+    const started = yield* Effect.gen(function*() {
+      const port = yield* Ports.freePort
+      const child = yield* spawn(port, args)
+      return { child, port }
+    }).pipe(Effect.retry(Schedule.recurs(3)), Effect.orDie)
+    const port = started.port
+    let child = started.child
+    yield* Effect.addFinalizer(() => Effect.suspend(() => stop(child)))
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      get pid() {
+        return child.pid ?? -1
+      },
+      pause: Effect.sync(() => child.kill("SIGSTOP")),
+      resume: Effect.sync(() => child.kill("SIGCONT")),
+      kill: Effect.suspend(() => stop(child)),
+      restart: Effect.gen(function*() {
+        yield* stop(child)
+        child = yield* spawn(port, args).pipe(
+          Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(20)))),
+          Effect.orDie
+        )
+      })
+    } satisfies Server
+  })
+
 /** A redis-server for the scope. Retries on another port when the one picked was taken meanwhile. */
-export const make = Effect.gen(function*() {
-  if (!available) return yield* Effect.dieMessage("redis-server is not installed (apt-get install redis-server)")
-  const started = yield* Effect.gen(function*() {
-    const port = yield* Ports.freePort
-    const child = yield* spawn(port)
-    return { child, port }
-  }).pipe(Effect.retry(Schedule.recurs(3)), Effect.orDie)
-  const port = started.port
-  let child = started.child
-  yield* Effect.addFinalizer(() => Effect.suspend(() => stop(child)))
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    get pid() {
-      return child.pid ?? -1
-    },
-    pause: Effect.sync(() => child.kill("SIGSTOP")),
-    resume: Effect.sync(() => child.kill("SIGCONT")),
-    kill: Effect.suspend(() => stop(child)),
-    restart: Effect.gen(function*() {
-      yield* stop(child)
-      child = yield* spawn(port).pipe(
-        Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(20)))),
-        Effect.orDie
-      )
-    })
-  } satisfies Server
-})
+export const make = makeWith([])
 
 /** One redis-server shared by a suite (`it.layer(RedisServer.layer, { excludeTestServices: true })`). */
 export const layer: Layer.Layer<RedisServer> = Layer.scoped(RedisServer, make)

@@ -441,17 +441,61 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
 
   it.scoped("a new token (not the one refused) gets its replay during the cooldown", () =>
     Effect.gen(function*() {
-      let refuseAll = true
-      const { auth, client, fake } = yield* setup({
-        apiReply: (_, token) => (refuseAll || token === "access-2-0" ? { status: 401 } : undefined)
-      })
-      yield* Effect.flip(client.get("/advertisers/me"))
-      assert.strictEqual(fake.stats.tokenRequests, 2)
-      refuseAll = false
-      // the current token is still the refused one; a token rotated meanwhile is not under the cooldown
-      yield* auth.invalidate(yield* auth.token)
-      const response = yield* client.get("/advertisers/me")
+      // the token endpoint issues access-1, access-2, ...; the API answers /slow after 1 s and checks the
+      // token when it answers, so a call can send a token before the window opens and meet its 401 inside it
+      const revoked = new Set<string>()
+      let issued = 0
+      const fake = yield* makeFakeClient((request) =>
+        Effect.gen(function*() {
+          if (request.path === "/oauth2/token") {
+            issued++
+            return { status: 200, body: { access_token: `access-${issued}`, token_type: "Bearer", expires_in: 900 } }
+          }
+          if (request.path.endsWith("/slow")) yield* Effect.sleep("1 second")
+          return revoked.has(request.headers["authorization"].slice(7)) ? { status: 401 } : { status: 200 }
+        })
+      )
+      const context = yield* Layer.build(
+        CriteoHttpClient.layer({ unauthorizedCooldown: "10 seconds" }).pipe(
+          Layer.provideMerge(CriteoAuth.layer({ grant })),
+          Layer.provide(fake.layer)
+        )
+      )
+      const client = yield* Effect.provide(CriteoHttpClient.CriteoHttpClient, context)
+      const wire = Effect.map(fake.requests, (all) =>
+        all.flatMap((call) =>
+          call.path === "/oauth2/token" ? [] : [`${call.at} ${call.path} ${call.headers["authorization"]}`]
+        ))
+      // t = 0: the slow call sends access-1
+      const slow = yield* Effect.fork(client.get("/slow"))
+      yield* settle
+      // access-1 and access-2 are revoked: another call's 401 to access-1 is replayed on access-2, refused: the
+      // window opens on access-2 (invalidated)
+      revoked.add("access-1")
+      revoked.add("access-2")
+      assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
+      assert.strictEqual(issued, 2)
+      const replays = (yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count
+      // t = 1 s: the slow call's 401 to access-1, neither the refused token nor the probe, inside the window:
+      // replayed once on the probe, access-3, answered 200 at t = 2 s
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const response = yield* Fiber.join(slow)
       assert.strictEqual(response.status, 200)
+      assert.strictEqual((yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count - replays, 1)
+      assert.strictEqual(issued, 3)
+      assert.deepStrictEqual(yield* wire, [
+        "0 /2026-07/slow Bearer access-1",
+        "0 /2026-07/fast Bearer access-1",
+        "0 /2026-07/fast Bearer access-2",
+        "1000 /2026-07/slow Bearer access-3"
+      ])
+      // the window was open: a 401 to the probe now fails at once, one request and no token request
+      revoked.add("access-3")
+      assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
+      assert.strictEqual(issued, 3)
+      assert.strictEqual((yield* wire).length, 5)
     }))
 })
 

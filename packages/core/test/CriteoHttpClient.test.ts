@@ -419,6 +419,43 @@ describe("CriteoHttpClient attemptTimeout", () => {
 })
 
 describe("CriteoHttpClient unauthorizedCooldown", () => {
+  /**
+   * An API for the races of the cooldown: the token endpoint issues access-1, access-2, ...; the API answers
+   * /slow after 1 s of virtual time and checks the token when it answers (refusing those in `revoked`), so
+   * that a call can send a token before a window opens and meet its 401 inside it. `wire`: the API requests,
+   * each as "time path authorization".
+   */
+  const racingApi = Effect.gen(function*() {
+    const revoked = new Set<string>()
+    const stats = { tokenRequests: 0 }
+    const fake = yield* makeFakeClient((request) =>
+      Effect.gen(function*() {
+        if (request.path === "/oauth2/token") {
+          stats.tokenRequests++
+          const token = `access-${stats.tokenRequests}`
+          return { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 900 } }
+        }
+        if (request.path.endsWith("/slow")) yield* Effect.sleep("1 second")
+        return revoked.has(request.headers["authorization"].slice(7)) ? { status: 401 } : { status: 200 }
+      })
+    )
+    const context = yield* Layer.build(
+      CriteoHttpClient.layer({ unauthorizedCooldown: "10 seconds" }).pipe(
+        Layer.provideMerge(CriteoAuth.layer({ grant })),
+        Layer.provide(fake.layer)
+      )
+    )
+    const client = yield* Effect.provide(CriteoHttpClient.CriteoHttpClient, context)
+    const wire = Effect.map(
+      fake.requests,
+      (all) =>
+        all.flatMap((call) =>
+          call.path === "/oauth2/token" ? [] : [`${call.at} ${call.path} ${call.headers["authorization"]}`]
+        )
+    )
+    return { client, revoked, stats, wire }
+  })
+
   it.scoped("an API answering 401 forever costs two token requests per cooldown (the replay's, the probe), not one per call", () =>
     Effect.gen(function*() {
       const { client, fake } = yield* setup({ apiReply: () => ({ status: 401 }) }, {
@@ -441,31 +478,7 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
 
   it.scoped("a new token (not the one refused) gets its replay during the cooldown", () =>
     Effect.gen(function*() {
-      // the token endpoint issues access-1, access-2, ...; the API answers /slow after 1 s and checks the
-      // token when it answers, so a call can send a token before the window opens and meet its 401 inside it
-      const revoked = new Set<string>()
-      let issued = 0
-      const fake = yield* makeFakeClient((request) =>
-        Effect.gen(function*() {
-          if (request.path === "/oauth2/token") {
-            issued++
-            return { status: 200, body: { access_token: `access-${issued}`, token_type: "Bearer", expires_in: 900 } }
-          }
-          if (request.path.endsWith("/slow")) yield* Effect.sleep("1 second")
-          return revoked.has(request.headers["authorization"].slice(7)) ? { status: 401 } : { status: 200 }
-        })
-      )
-      const context = yield* Layer.build(
-        CriteoHttpClient.layer({ unauthorizedCooldown: "10 seconds" }).pipe(
-          Layer.provideMerge(CriteoAuth.layer({ grant })),
-          Layer.provide(fake.layer)
-        )
-      )
-      const client = yield* Effect.provide(CriteoHttpClient.CriteoHttpClient, context)
-      const wire = Effect.map(fake.requests, (all) =>
-        all.flatMap((call) =>
-          call.path === "/oauth2/token" ? [] : [`${call.at} ${call.path} ${call.headers["authorization"]}`]
-        ))
+      const { client, revoked, stats, wire } = yield* racingApi
       // t = 0: the slow call sends access-1
       const slow = yield* Effect.fork(client.get("/slow"))
       yield* settle
@@ -474,7 +487,7 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
       revoked.add("access-1")
       revoked.add("access-2")
       assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
-      assert.strictEqual(issued, 2)
+      assert.strictEqual(stats.tokenRequests, 2)
       const replays = (yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count
       // t = 1 s: the slow call's 401 to access-1, neither the refused token nor the probe, inside the window:
       // replayed once on the probe, access-3, answered 200 at t = 2 s
@@ -484,7 +497,7 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
       const response = yield* Fiber.join(slow)
       assert.strictEqual(response.status, 200)
       assert.strictEqual((yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count - replays, 1)
-      assert.strictEqual(issued, 3)
+      assert.strictEqual(stats.tokenRequests, 3)
       assert.deepStrictEqual(yield* wire, [
         "0 /2026-07/slow Bearer access-1",
         "0 /2026-07/fast Bearer access-1",
@@ -494,8 +507,35 @@ describe("CriteoHttpClient unauthorizedCooldown", () => {
       // the window was open: a 401 to the probe now fails at once, one request and no token request
       revoked.add("access-3")
       assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
-      assert.strictEqual(issued, 3)
+      assert.strictEqual(stats.tokenRequests, 3)
       assert.strictEqual((yield* wire).length, 5)
+    }))
+
+  it.scoped("once the probe is refused, a 401 to an older token fails at once: no replay", () =>
+    Effect.gen(function*() {
+      const { client, revoked, stats, wire } = yield* racingApi
+      // t = 0: the slow call sends access-1; every token the client will get is revoked
+      const slow = yield* Effect.fork(Effect.flip(client.get("/slow")))
+      yield* settle
+      for (const token of ["access-1", "access-2", "access-3"]) revoked.add(token)
+      // a call's replay on access-2 is refused: the window opens; the next call sends the probe, refused
+      assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
+      assert.strictEqual((yield* Effect.flip(client.get("/fast")))._tag, "UnauthorizedError")
+      const replays = (yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count
+      // t = 1 s: the slow call's 401 to access-1 fails at once, not replayed on the refused probe (a replay,
+      // if one were made, would be answered at t = 2 s)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(slow))._tag, "UnauthorizedError")
+      assert.strictEqual((yield* Metric.value(CriteoAuthMetrics.unauthorizedReplays)).count - replays, 0)
+      assert.strictEqual(stats.tokenRequests, 3)
+      assert.deepStrictEqual(yield* wire, [
+        "0 /2026-07/slow Bearer access-1",
+        "0 /2026-07/fast Bearer access-1",
+        "0 /2026-07/fast Bearer access-2",
+        "0 /2026-07/fast Bearer access-3"
+      ])
     }))
 })
 

@@ -1,5 +1,6 @@
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Grant from "@criteo-auth/core/Grant"
+import Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -46,4 +47,49 @@ describe("CriteoNode.withApiTimeouts", () => {
       }),
     { timeout: 30_000 }
   )
+
+  it.live("closing or destroying the wrapper closes or destroys the dispatcher it wraps, in either form", () =>
+    Effect.promise(async () => {
+      const closed = new Undici.Agent()
+      await CriteoNode.withApiTimeouts(closed).close()
+      assert.isTrue(closed.closed)
+      const closedByCallback = new Undici.Agent()
+      await new Promise<void>((resolve) => CriteoNode.withApiTimeouts(closedByCallback).close(resolve))
+      assert.isTrue(closedByCallback.closed)
+      const destroyed = new Undici.Agent()
+      await CriteoNode.withApiTimeouts(destroyed).destroy()
+      assert.isTrue(destroyed.destroyed)
+      const destroyedWithError = new Undici.Agent()
+      await new Promise<void>((resolve) =>
+        CriteoNode.withApiTimeouts(destroyedWithError).destroy(new Error("shutting down"), resolve)
+      )
+      assert.isTrue(destroyedWithError.destroyed)
+    }))
+
+  it.live("adds the API bounds to API requests only, leaving the caller's options untouched", () =>
+    Effect.promise(async () => {
+      const seen: Array<{ readonly path: string; readonly headersTimeout: unknown; readonly bodyTimeout: unknown }> = []
+      class Recorder extends Undici.Dispatcher {
+        override dispatch(opts: Undici.Dispatcher.DispatchOptions): boolean {
+          seen.push({ path: opts.path, headersTimeout: opts.headersTimeout, bodyTimeout: opts.bodyTimeout })
+          return true
+        }
+      }
+      const wrapped = CriteoNode.withApiTimeouts(new Recorder(), {
+        apiTimeout: "2 seconds",
+        tokenUrl: "https://auth.example/oauth2/token"
+      })
+      const handler = {} as Undici.Dispatcher.DispatchHandler
+      const api = { origin: "https://auth.example", path: "/oauth2/token-like", method: "GET" } as const
+      wrapped.dispatch(api, handler)
+      wrapped.dispatch({ origin: "https://auth.example", path: "/oauth2/token", method: "POST" }, handler)
+      // the same path on another origin is an API request
+      wrapped.dispatch({ origin: "https://api.example", path: "/oauth2/token", method: "POST" }, handler)
+      assert.deepStrictEqual(seen, [
+        { path: "/oauth2/token-like", headersTimeout: 2000, bodyTimeout: 2000 },
+        { path: "/oauth2/token", headersTimeout: undefined, bodyTimeout: undefined },
+        { path: "/oauth2/token", headersTimeout: 2000, bodyTimeout: 2000 }
+      ])
+      assert.deepStrictEqual(Object.keys(api), ["origin", "path", "method"])
+    }))
 })

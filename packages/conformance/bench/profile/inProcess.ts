@@ -14,7 +14,9 @@
  *   the old and the new bound are measured in one run; `fetch-signal`: the floor with a `Fetch` that
  *   only adds one `AbortController` per request.
  * - `criteo-node` (`CriteoNode.layerWithoutDispatcher`) against `undici-floor`
- *   (`NodeHttpClient.layerUndiciWithoutDispatcher`, fixed bearer header), on the same `MockAgent`.
+ *   (`NodeHttpClient.layerUndiciWithoutDispatcher`, fixed bearer header), on the same `MockAgent`;
+ *   `criteo-node-untimed`: core's layers on that floor's client (what the token logic costs on undici);
+ *   `undici-timeouts`: the floor on `CriteoNode.withApiTimeouts(agent)` (what the attempt bound costs).
  * - The Promise path (issue 14), on the same `MockAgent`, each call a Promise, 32 in flight:
  *   `criteo-promise` (`CriteoPromise`, undici's `request` on its common path) against `criteo-node-promise`
  *   (`CriteoNode.layerWithoutDispatcher` through `ManagedRuntime.runPromise` per call, what it replaces) and
@@ -67,7 +69,9 @@ for (
     ["criteo-fetch-timer", "fetch-floor"],
     ["criteo-fetch", "criteo-fetch-timer"],
     ["fetch-signal", "fetch-floor"],
-    ["criteo-node", "undici-floor"]
+    ["criteo-node", "undici-floor"],
+    ["criteo-node-untimed", "undici-floor"],
+    ["undici-timeouts", "undici-floor"]
   ] as const
 ) {
   if (!names.includes(name) || !names.includes(floor)) continue

@@ -153,6 +153,20 @@ export const clients: Record<string, (count: number) => Promise<void>> = {
     ManagedRuntime.make(NodeHttpClient.layerUndiciWithoutDispatcher.pipe(Layer.provide(dispatcher))),
     bearer
   ),
+  "undici-timeouts": caller(
+    ManagedRuntime.make(
+      NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+        Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, CriteoNode.withApiTimeouts(agent, options)))
+      )
+    ),
+    bearer
+  ),
+  "criteo-node-untimed": caller(
+    ManagedRuntime.make(
+      coreLayers.pipe(Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher), Layer.provide(dispatcher))
+    ),
+    CriteoHttpClient.CriteoHttpClient
+  ),
   "criteo-node": caller(
     ManagedRuntime.make(CriteoNode.layerWithoutDispatcher(options).pipe(Layer.provide(dispatcher))),
     CriteoHttpClient.CriteoHttpClient

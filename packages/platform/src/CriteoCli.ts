@@ -65,6 +65,7 @@ import * as Version from "./internal/cli/version.js"
  * | 10 | network: connection refused or reset, DNS or TLS failure, timeout |
  * | 11 | token request rejected for another reason (`unauthorized_client`, ...) or unusable token response |
  * | 12 | the API answered another 4xx (the body is printed) |
+ * | 13 | the API's answer has a body longer than `--max-body-size` (64 MiB by default; nothing printed) |
  * | 130 | interrupted (Ctrl-C) |
  *
  * @since 0.1.0
@@ -204,7 +205,8 @@ const requestCommand = Command.make(
       Options.withDescription("Write the response body, as received, to FILE instead of stdout."),
       Options.withPseudoName("FILE"),
       Options.optional
-    )
+    ),
+    maxBodySize: Request.maxBodySizeOption
   },
   (args) =>
     Effect.gen(function*() {
@@ -236,19 +238,34 @@ const requestCommand = Command.make(
       const [response, body] = yield* Effect.gen(function*() {
         const client = yield* CriteoHttpClient.CriteoHttpClient
         const response = yield* client.execute(request)
-        // The headers came in time; the body must too: a server that trickles it forever is given up on.
-        const body = yield* response.text.pipe(
+        const target = `${response.request.method} ${response.request.url} with ${Request.statusLine(response)}`
+        // The headers came in time; the body must too, and not be longer than --max-body-size: a server that
+        // trickles it forever is given up on, one that sends too much is cut off (the request aborted there).
+        const body = yield* Request.readBody(response, args.maxBodySize).pipe(
           Effect.timeoutFail({
             duration: apiTimeout,
             onTimeout: () =>
               new Failure.UserError({
                 code: ExitCode.Network,
-                sentence: `The Criteo API answered ${response.request.method} ${response.request.url} with ` +
-                  `${Request.statusLine(response)} but did not send the whole body within ${
-                    Duration.format(apiTimeout)
-                  } (--api-timeout)`
+                sentence: `The Criteo API answered ${target} but did not send the whole body within ${
+                  Duration.format(apiTimeout)
+                } (--api-timeout)`
               })
           }),
+          Effect.flatMap(Option.match({
+            onNone: () =>
+              Effect.fail(
+                new Failure.UserError({
+                  code: ExitCode.ResponseTooLarge,
+                  sentence: `The Criteo API answered ${target} and a body longer than ${
+                    Request.formatSize(args.maxBodySize)
+                  } (--max-body-size): nothing printed, the rest not read; raise --max-body-size (at most ${
+                    Request.formatSize(Request.maxMaxBodySize)
+                  }) to read it`
+                })
+              ),
+            onSome: Effect.succeed
+          })),
           Effect.ensuring(Effect.sync(() => tracker.set({ _tag: "Idle" })))
         )
         const token = yield* Effect.flatMap(CriteoAuth.CriteoAuth, (auth) => auth.token)
@@ -281,7 +298,9 @@ const requestCommand = Command.make(
     HelpDoc.blocks([
       HelpDoc.p(
         "Make an authenticated call to the Criteo API: the bearer token is obtained and renewed on a 401 as " +
-          "needed. The status goes to stderr and the pretty-printed JSON body to stdout."
+          "needed. The status goes to stderr and the pretty-printed JSON body to stdout. The body must come within " +
+          "--api-timeout and be at most --max-body-size (64MiB by default); --data from a file or stdin at most " +
+          "16MiB."
       ),
       Help.examples([
         "criteo-auth request GET /advertisers/me",
@@ -416,6 +435,7 @@ const vocabulary: Help.Vocabulary = {
     "--header",
     "--include",
     "--output",
+    "--max-body-size",
     "--help",
     "--version",
     "--log-level",

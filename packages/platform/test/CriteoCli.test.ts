@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import { connect, createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -48,6 +49,51 @@ const runAsNewClient = (
     const { client, env, fake } = yield* newClient(options.spec, options.env)
     return { fake, client, result: yield* Cli.run(args, env) }
   })
+
+const MiB = 1024 * 1024
+
+/**
+ * An API that answers 200 with a body sent as fast as the client reads it, for ever (64 KiB chunks,
+ * respecting back-pressure): `written` counts what it has handed to the socket. A safety net ends the body
+ * after 512 MiB, so that a client that reads it all (the tool before its bound) ends and fails the test
+ * rather than eating the machine's memory; a bounded client stops far earlier.
+ */
+const endlessApi = Effect.gen(function*() {
+  const state = { written: 0 }
+  const chunk = Buffer.alloc(64 * 1024, " ")
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "application/json" })
+    response.write("[")
+    const pump = () => {
+      while (!response.destroyed && state.written < 512 * MiB) {
+        state.written += chunk.length
+        if (!response.write(chunk)) return void response.once("drain", pump)
+      }
+      if (!response.destroyed) response.end("]")
+    }
+    pump()
+  })
+  const url = yield* Ports.listenOnLoopback(server)
+  return { url, state }
+})
+
+/**
+ * An API whose `GET /small` is a 50 000-byte JSON body, `GET /declared` declares a 200 000-byte body
+ * (content-length) and sends it, and `HEAD /declared` declares it without a body (as HEAD does).
+ */
+const sizedApi = Effect.gen(function*() {
+  const small = JSON.stringify({ data: "x".repeat(50_000 - 11) })
+  const server = http.createServer((request, response) => {
+    if (request.url?.endsWith("/small")) {
+      response.writeHead(200, { "content-type": "application/json", "content-length": String(small.length) })
+      return void response.end(small)
+    }
+    response.writeHead(200, { "content-type": "application/json", "content-length": "200000" })
+    if (request.method === "HEAD") return void response.end()
+    response.end(JSON.stringify({ data: "y".repeat(200_000 - 11) }))
+  })
+  return yield* Ports.listenOnLoopback(server)
+})
 
 /** A token endpoint that answers every request 429, its limit reset in 10 minutes. */
 const tokenEndpointRateLimited = (): FakeCriteo.ClientSpec => ({
@@ -542,6 +588,75 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         assertFailure(yield* Cli.run(["request", "GET", "/echo", "--data", "{}"], env), ExitCode.Usage)
         assert.strictEqual((yield* Cli.run(["request", "FETCH", "/echo"], env)).code, ExitCode.Usage)
         assert.strictEqual((yield* Cli.run(["request", "GET", "https://evil.example/x"], env)).code, ExitCode.Usage)
+        assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+      }))
+
+    it.scoped("a body that streams for ever is cut at 64MiB by default: exit 13, nothing printed, reading stopped", () =>
+      Effect.gen(function*() {
+        const { env } = yield* newClient()
+        const api = yield* endlessApi
+        const result = yield* Cli.run(
+          ["request", "GET", "/reports", "--api-url", api.url, "--api-timeout", "120s", "--max-attempts", "1"],
+          env
+        )
+        const line = assertFailure(result, ExitCode.ResponseTooLarge)
+        assert.include(line, "longer than 64MiB (--max-body-size)")
+        assert.strictEqual(result.stdout, "")
+        // The tool stopped reading at the bound (and aborted the request), rather than reading until its
+        // memory ran out. What the server could write is at most: what the tool held (64 MiB + one 64 KiB
+        // chunk), undici's buffer (64 KiB), the kernel's receive and send buffers on loopback (tcp_rmem and
+        // tcp_wmem maxima: 6 MiB and 4 MiB by default, 32 MiB and 4 MiB on some machines) and the server's
+        // own (16 KiB + one chunk): under 101 MiB. Reading it all would reach the 512 MiB safety net.
+        assert.isBelow(api.state.written, 128 * MiB)
+      }))
+
+    it.scoped("--max-body-size: a body under it prints as before; a content-length over it is refused", () =>
+      Effect.gen(function*() {
+        const { env } = yield* newClient()
+        const url = yield* sizedApi
+        const flags = ["--api-url", url, "--max-attempts", "1", "--max-body-size", "100KB"]
+        const small = yield* Cli.run(["request", "GET", "/small", ...flags], env)
+        assert.strictEqual(small.code, 0, small.stderr)
+        assert.strictEqual(small.stderr, "HTTP 200 OK\n")
+        assert.strictEqual(JSON.parse(small.stdout).data.length, 50_000 - 11)
+        const declared = yield* Cli.run(["request", "GET", "/declared", ...flags], env)
+        assert.include(assertFailure(declared, ExitCode.ResponseTooLarge), "longer than 100KB (--max-body-size)")
+        assert.strictEqual(declared.stdout, "")
+        // HEAD: the content-length describes a body that is not sent
+        const head = yield* Cli.run(["request", "HEAD", "/declared", ...flags], env)
+        assert.strictEqual(head.code, 0, head.stderr)
+        const invalid = yield* Cli.run(["request", "GET", "/small", ...flags, "--max-body-size", "1TB"], env)
+        assert.strictEqual(invalid.code, ExitCode.Usage, invalid.stderr)
+        assert.include(invalid.stderr, "--max-body-size")
+      }))
+
+    it.effect("--data @- from an endless standard input: a usage error at 16MiB, sent nowhere", () =>
+      Effect.gen(function*() {
+        const { client, env, fake } = yield* newClient()
+        // `yes` writes for ever; the tool must stop reading at the bound (then `yes` ends on SIGPIPE)
+        const result = yield* Cli.run(
+          ["-c", "yes 1 | \"$0\" \"$@\"", process.execPath, Cli.bin, "request", "POST", "/echo", "--data", "@-"],
+          env,
+          { executable: "sh" }
+        )
+        assert.include(assertFailure(result, ExitCode.Usage), "--data from standard input is larger than 16MiB")
+        assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
+      }))
+
+    it.effect("--data @FILE over 16MiB, or a device that never ends, is a usage error sent nowhere", () =>
+      Effect.gen(function*() {
+        const { client, env, fake } = yield* newClient()
+        const file = path.join(tempDir(), "big.json")
+        fs.writeFileSync(file, "")
+        fs.truncateSync(file, 16 * MiB + 1) // sparse: no disk used
+        const big = yield* Cli.run(["request", "POST", "/echo", "--data", `@${file}`], env)
+        assert.include(
+          assertFailure(big, ExitCode.Usage),
+          `The --data file ${file} (${16 * MiB + 1} bytes) is larger than 16MiB`
+        )
+        // a character device has no size to check first: the bound is on what is read
+        const device = yield* Cli.run(["request", "POST", "/echo", "--data", "@/dev/zero"], env)
+        assert.include(assertFailure(device, ExitCode.Usage), "The --data file /dev/zero is larger than 16MiB")
         assert.strictEqual((yield* fake.requests(client.clientId)).length, 0)
       }))
 

@@ -19,6 +19,7 @@ export const ExitCode = {
   Network: 10,
   TokenRequestRejected: 11,
   ApiError: 12,
+  ResponseTooLarge: 13,
   Interrupted: 130
 } as const
 

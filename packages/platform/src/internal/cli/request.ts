@@ -1,6 +1,9 @@
 import * as CriteoHttpClient from "@criteo-auth/core/CriteoHttpClient"
 import * as Args from "@effect/cli/Args"
 import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as DateTime from "effect/DateTime"
@@ -8,8 +11,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Http from "node:http"
-import { text as readAll } from "node:stream/consumers"
 import { describeFileError, ExitCode, usage, UserError } from "./failure.js"
 
 /** @internal */
@@ -105,8 +108,165 @@ export const parseHeader = (input: string): Either.Either<readonly [string, stri
   return Either.right([match[1], match[2].trim()] as const)
 }
 
+// -----------------------------------------------------------------------------
+// sizes
+// -----------------------------------------------------------------------------
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+
+const units: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: KiB,
+  mib: MiB,
+  gib: GiB
+}
+
 /**
- * The JSON body of `--data`: inline, `@FILE` or `@-` (standard input), checked and compacted.
+ * A size as people write it: bytes (`1048576`), or a number with a unit, decimal (`KB`, `MB`, `GB`) or
+ * binary (`KiB`, `MiB`, `GiB`), in any case (`64MiB`, `500kb`, `1.5 GB`). `None` for anything else.
+ *
+ * @internal
+ */
+export const parseSize = (input: string): Option.Option<number> => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input)
+  if (match === null) return Option.none()
+  const unit = units[match[2].toLowerCase()]
+  return unit === undefined ? Option.none() : Option.some(Math.floor(Number(match[1]) * unit))
+}
+
+const displayUnits = [
+  ["GiB", GiB],
+  ["MiB", MiB],
+  ["KiB", KiB],
+  ["GB", 1000 ** 3],
+  ["MB", 1000 ** 2],
+  ["KB", 1000]
+] as const
+
+/**
+ * A size for a message, in a unit `--max-body-size` accepts: `64MiB`, `500KB`, or bytes.
+ *
+ * @internal
+ */
+export const formatSize = (bytes: number): string => {
+  for (const [unit, size] of displayUnits) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return `${bytes} bytes`
+}
+
+/**
+ * The most of an API answer's body the tool holds (64 MiB) unless `--max-body-size` says otherwise: far
+ * above any answer of Criteo's API the tool is for (JSON of a few KB, reports of a few MB), far below
+ * what makes Node.js run out of memory holding it, its scrubbed copy and its pretty-printed copy.
+ *
+ * @internal
+ */
+export const defaultMaxBodySize = 64 * MiB
+
+/**
+ * The highest `--max-body-size` (256 MiB): the body is held, scrubbed and printed as one string, and
+ * V8 cannot make a string of much more than 512 MiB.
+ *
+ * @internal
+ */
+export const maxMaxBodySize = 256 * MiB
+
+/**
+ * The most `--data` reads from a file or standard input (16 MiB): a request body of Criteo's API is
+ * JSON of a few KB; more is a mistake (the wrong file, a stream piped in by accident).
+ *
+ * @internal
+ */
+export const maxDataSize = 16 * MiB
+
+/** @internal */
+export const maxBodySizeOption = Options.text("max-body-size").pipe(
+  Options.withDescription(
+    `The most of the response body to read, e.g. 500KB or 128MiB (default ${formatSize(defaultMaxBodySize)}, ` +
+      `at most ${formatSize(maxMaxBodySize)}). A longer body is not printed: the call fails (exit 13) as soon ` +
+      "as the body passes it."
+  ),
+  Options.withPseudoName("SIZE"),
+  Options.withDefault(formatSize(defaultMaxBodySize)),
+  Options.mapEffect((input) =>
+    Option.match(Option.filter(parseSize(input), (size) => size <= maxMaxBodySize), {
+      onNone: () =>
+        Effect.fail(ValidationError.invalidValue(HelpDoc.p(
+          `Invalid --max-body-size ${JSON.stringify(input.slice(0, 40))}: use a size up to ` +
+            `${formatSize(maxMaxBodySize)}, e.g. 500KB or 64MiB`
+        ))),
+      onSome: Effect.succeed
+    })
+  )
+)
+
+/**
+ * The bytes of `stream` as UTF-8 text, or `None` as soon as they pass `maxBytes`: the stream is ended
+ * there, not read to its end (ending a response body stream aborts its request; ending a file or
+ * standard input closes it). At most `maxBytes` plus one chunk is held.
+ *
+ * core has the same reader for the bodies of 401 and 403 (`internal/body.ts`), private to core; this
+ * one is the tool's own, as it reads files and standard input too.
+ *
+ * @internal
+ */
+export const readCapped = <E, R>(
+  stream: Stream.Stream<Uint8Array, E, R>,
+  maxBytes: number
+): Effect.Effect<Option.Option<string>, E, R> =>
+  Effect.map(
+    Stream.runFoldWhile(
+      stream,
+      { size: 0, chunks: [] as Array<Uint8Array> },
+      (read) => read.size <= maxBytes,
+      (read, chunk) => {
+        read.chunks.push(chunk)
+        return { size: read.size + chunk.length, chunks: read.chunks }
+      }
+    ),
+    (read) => {
+      if (read.size > maxBytes) return Option.none()
+      const bytes = new Uint8Array(read.size)
+      let offset = 0
+      for (const chunk of read.chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.length
+      }
+      return Option.some(new TextDecoder().decode(bytes))
+    }
+  )
+
+/**
+ * The body of an API answer, or `None` if it is longer than `maxBytes`. A `content-length` above the
+ * bound is refused at once (one chunk pulled at most, which ends the stream and aborts the request),
+ * except where no body follows it (an answer to HEAD, a 204 or a 304).
+ *
+ * @internal
+ */
+export const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  maxBytes: number
+): Effect.Effect<Option.Option<string>, ResponseError> => {
+  const declared = Number(response.headers["content-length"])
+  const bodyless = response.request.method === "HEAD" || response.status === 204 || response.status === 304
+  if (!bodyless && Number.isFinite(declared) && declared > maxBytes) {
+    return Effect.as(Effect.ignore(Stream.runDrain(Stream.take(response.stream, 1))), Option.none())
+  }
+  return readCapped(response.stream, maxBytes)
+}
+
+type ResponseError = Stream.Stream.Error<HttpClientResponse.HttpClientResponse["stream"]>
+
+/**
+ * The JSON body of `--data`: inline, `@FILE` or `@-` (standard input), checked and compacted. A file or
+ * standard input is read up to `maxDataSize`, no further: past it, a usage error.
  *
  * @internal
  */
@@ -115,16 +275,28 @@ export const readData = (data: Option.Option<string>) =>
     if (Option.isNone(data)) return Option.none<string>()
     const fs = yield* FileSystem.FileSystem
     const input = data.value
-    const text = input === "@-"
-      ? yield* Effect.tryPromise({
-        try: () => readAll(process.stdin),
-        catch: () => usage("Cannot read --data from standard input")
-      })
-      : input.startsWith("@")
-      ? yield* fs.readFileString(input.slice(1)).pipe(
-        Effect.mapError((error) => usage(`Cannot read the --data file ${input.slice(1)} (${describeFileError(error)})`))
+    const tooLarge = (what: string) =>
+      usage(`${what} is larger than ${formatSize(maxDataSize)}, the most criteo-auth sends with --data`)
+    let text = input
+    if (input === "@-") {
+      const read = yield* readCapped(
+        NodeStream.fromReadable(() => process.stdin, () => usage("Cannot read --data from standard input")),
+        maxDataSize
       )
-      : input
+      if (Option.isNone(read)) return yield* tooLarge("--data from standard input")
+      text = read.value
+    } else if (input.startsWith("@")) {
+      const file = input.slice(1)
+      const cannotRead = (error: unknown) => usage(`Cannot read the --data file ${file} (${describeFileError(error)})`)
+      const info = yield* Effect.mapError(fs.stat(file), cannotRead)
+      if (Number(info.size) > maxDataSize) {
+        return yield* tooLarge(`The --data file ${file} (${Number(info.size)} bytes)`)
+      }
+      // read with the bound all the same: a device or a pipe (/dev/stdin, a FIFO) has no size, a file may grow
+      const read = yield* Effect.mapError(readCapped(fs.stream(file), maxDataSize), cannotRead)
+      if (Option.isNone(read)) return yield* tooLarge(`The --data file ${file}`)
+      text = read.value
+    }
     return yield* Either.try({
       try: () => Option.some(JSON.stringify(JSON.parse(text))),
       catch: (error) =>

@@ -208,8 +208,10 @@ class ResponseWithoutCredentials extends Inspectable.Class implements HttpClient
   get status() {
     return this.#response.status
   }
+  // the platform's responses convert their headers on every read: read once, here and for the caller
+  #headers: Headers.Headers | undefined
   get headers() {
-    return this.#response.headers
+    return this.#headers ??= this.#response.headers
   }
   get cookies() {
     return this.#response.cookies
@@ -218,31 +220,32 @@ class ResponseWithoutCredentials extends Inspectable.Class implements HttpClient
     return this.#response.remoteAddress
   }
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    return Effect.mapError(this.#response.text, this.rewrap)
+    return Effect.mapError(this.#response.text, (error) => this.rewrap(error))
   }
   get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return Effect.mapError(this.#response.json, this.rewrap)
+    return Effect.mapError(this.#response.json, (error) => this.rewrap(error))
   }
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    return Effect.mapError(this.#response.arrayBuffer, this.rewrap)
+    return Effect.mapError(this.#response.arrayBuffer, (error) => this.rewrap(error))
   }
   get formData(): HttpClientResponse.HttpClientResponse["formData"] {
-    return Effect.mapError(this.#response.formData, this.rewrap)
+    return Effect.mapError(this.#response.formData, (error) => this.rewrap(error))
   }
   get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
-    return Effect.mapError(this.#response.urlParamsBody, this.rewrap)
+    return Effect.mapError(this.#response.urlParamsBody, (error) => this.rewrap(error))
   }
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.mapError(this.#response.stream, this.rewrap)
+    return Stream.mapError(this.#response.stream, (error) => this.rewrap(error))
   }
-  readonly rewrap = (error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
-    new HttpClientError.ResponseError({
+  rewrap(error: HttpClientError.ResponseError): HttpClientError.ResponseError {
+    return new HttpClientError.ResponseError({
       request: this.request,
       response: this,
       reason: error.reason,
       cause: error.cause,
       ...(error.description === undefined ? {} : { description: error.description })
     })
+  }
   toJSON(): unknown {
     return { ...(this.#response.toJSON() as object), request: this.request.toJSON() }
   }
@@ -301,13 +304,13 @@ interface Cooling {
  * through as a response, its body unread. The body is not a signal: Criteo documents none for this
  * 410, and reading it would consume the body of a response that may be passed through.
  */
+/** Whether an answer announces its API version's end (`Deprecation`, `Sunset`). */
+const announces = (headers: Headers.Headers) => headers["deprecation"] !== undefined || headers["sunset"] !== undefined
+
 const isDecommissioned = (
   request: HttpClientRequest.HttpClientRequest,
   response: HttpClientResponse.HttpClientResponse
-) =>
-  response.status === 410 &&
-  (versionOf(request.url) !== undefined || response.headers["deprecation"] !== undefined ||
-    response.headers["sunset"] !== undefined)
+) => response.status === 410 && (versionOf(request.url) !== undefined || announces(response.headers))
 
 /**
  * The middleware on a given provider. The common case (a token in the cache, an answer other than
@@ -487,18 +490,27 @@ const authenticated = <E, R>(
       ? forbidden(request, response, token)
       : isDecommissioned(request, response)
       ? gone(request, response, token)
-      : response.headers["deprecation"] !== undefined || response.headers["sunset"] !== undefined
+      : announces(response.headers)
       ? deprecated(request, response)
       : Effect.succeed(response)
 
-  // the token, then the answer (wrapped once, whatever its status); a failure of the client below is
-  // rebuilt without the bearer token
+  // the answer, wrapped once whatever its status; a failure of the client below is rebuilt without the
+  // bearer token
+  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
+    Effect.matchEffect(self.execute(authorize(request, token)), {
+      onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
+      onSuccess: (response) => answer(request, token, withoutCredentials(response, request))
+    })
+  // the token: the provider's fresh cached one read in place when it can say (`cached`, one step where
+  // `token` costs three), otherwise `token`
+  const cached = auth.cached
   return (request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(auth.token, (token) =>
-      Effect.matchEffect(self.execute(authorize(request, token)), {
-        onFailure: (error) => Effect.fail(errorWithoutCredentials(error, request)),
-        onSuccess: (response) => answer(request, token, withoutCredentials(response, request))
-      }))
+    cached === undefined
+      ? Effect.flatMap(auth.token, (token) => send(request, token))
+      : Effect.clockWith((clock) => {
+        const token = cached(clock.unsafeCurrentTimeMillis())
+        return token === undefined ? Effect.flatMap(auth.token, (token) => send(request, token)) : send(request, token)
+      })
 }
 
 /**

@@ -3,6 +3,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -11,7 +13,9 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as AccessToken from "../src/AccessToken.js"
 import * as CriteoAuth from "../src/CriteoAuth.js"
 import * as CriteoAuthMetrics from "../src/CriteoAuthMetrics.js"
 import * as CriteoHttpClient from "../src/CriteoHttpClient.js"
@@ -620,5 +624,67 @@ describe("CriteoHttpClient: what it tells the people waiting (issue 13)", () => 
         assert.notInclude(JSON.stringify(line), token)
         assert.notInclude(JSON.stringify(line), "secret-q")
       }
+    }))
+})
+
+describe("CriteoHttpClient: the common path's shortcuts keep their contract", () => {
+  const token = (value: string) =>
+    new AccessToken.AccessToken({
+      value: Redacted.make(value),
+      tokenType: "Bearer",
+      expiresIn: Duration.seconds(900),
+      issuedAt: DateTime.unsafeMake(0),
+      expiresAt: DateTime.unsafeMake(900_000)
+    })
+  const withProvider = (auth: CriteoAuth.Service) =>
+    Effect.gen(function*() {
+      const api = yield* makeFakeClient(() => Effect.succeed({ status: 200, body: { ok: true } }))
+      const client = yield* CriteoHttpClient.make().pipe(
+        Effect.provideService(CriteoAuth.CriteoAuth, auth),
+        Effect.provideService(HttpClient.HttpClient, api.client)
+      )
+      for (let i = 0; i < 3; i++) assert.strictEqual((yield* client.get("/advertisers/me")).status, 200)
+      return Array.from(yield* api.requests, (request) => request.headers["authorization"])
+    })
+
+  it.effect("a provider without `cached` (an application's own) is asked for `token` on every call", () =>
+    Effect.gen(function*() {
+      let asked = 0
+      const bearers = yield* withProvider(CriteoAuth.CriteoAuth.of({
+        clientId: "own",
+        token: Effect.sync(() => token(`own-${++asked}`)),
+        refresh: Effect.die("not called"),
+        invalidate: () => Effect.succeed(false)
+      }))
+      assert.strictEqual(asked, 3)
+      assert.deepStrictEqual(bearers, ["Bearer own-1", "Bearer own-2", "Bearer own-3"])
+    }))
+
+  it.effect("`cached` serves when it has a token, `token` when it has none, at the Clock's instant", () =>
+    Effect.gen(function*() {
+      const asked: Array<number> = []
+      let tokens = 0
+      yield* TestClock.setTime(5_000)
+      const bearers = yield* withProvider(CriteoAuth.CriteoAuth.of({
+        clientId: "cached",
+        token: Effect.sync(() => token(`slow-${++tokens}`)),
+        refresh: Effect.die("not called"),
+        invalidate: () => Effect.succeed(false),
+        // a token on the second call only
+        cached: (nowMillis) => {
+          asked.push(nowMillis)
+          return asked.length === 2 ? token("cached") : undefined
+        }
+      }))
+      assert.deepStrictEqual(asked, [5_000, 5_000, 5_000])
+      assert.deepStrictEqual(bearers, ["Bearer slow-1", "Bearer cached", "Bearer slow-2"])
+    }))
+
+  it.scoped("a response's headers are converted once: every read is the same object", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup({ apiReply: () => ({ status: 200, headers: { "x-one": "1" } }) })
+      const response = yield* client.get("/advertisers/me")
+      assert.strictEqual(response.headers["x-one"], "1")
+      assert.strictEqual(response.headers, response.headers)
     }))
 })

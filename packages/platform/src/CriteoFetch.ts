@@ -27,7 +27,6 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CriteoConfig from "./CriteoConfig.js"
@@ -148,9 +147,6 @@ const withoutCredentials = (request: HttpClientRequest.HttpClientRequest): HttpC
     urlParams: request.urlParams
   }).pipe(HttpClientRequest.setMethod(request.method))
 
-/** The errors of timed-out attempts, told apart from every other failure by identity. */
-const timeouts = new WeakSet<HttpClientError.RequestError>()
-
 /**
  * `@effect/platform`'s fetch client (`FetchHttpClient`: the same `Fetch` and `RequestInit` from the
  * context, the same conversions), with `redirect: "manual"` and, when `deadlines` is given, each API
@@ -159,8 +155,11 @@ const timeouts = new WeakSet<HttpClientError.RequestError>()
  * The `AbortSignal` that `HttpClient.make` hands to `fetch` is the only one: its controller aborts the
  * request (body included) when the fiber is interrupted, and on nothing else. So a timed-out attempt
  * fails with its error *and* an interruption in one cause: `HttpClient.make` sees the interruption,
- * aborts the request, and passes the cause on; `layerFetch` then keeps the error alone (`timeouts`).
- * The tests (`CriteoFetch.test.ts`) check both halves: the `fetch` is aborted, the error is typed.
+ * aborts the request, and passes the cause on. This client is only ever under core's middleware
+ * (`layerFetch` with `deadlines` is provided to `CriteoHttpClient` and to nothing else), whose first
+ * step on an answer (`Effect.matchEffect`) takes the error alone: the caller's cause holds no
+ * interruption, with no per-response `catchAllCause` here to strip it. The tests (`CriteoFetch.test.ts`)
+ * check both halves: the `fetch` is aborted, the caller's cause is the typed error alone.
  */
 const makeClient = (deadlines: Deadlines | undefined, tokenUrl: string): HttpClient.HttpClient =>
   HttpClient.make((request, url, signal, fiber) => {
@@ -183,7 +182,6 @@ const makeClient = (deadlines: Deadlines | undefined, tokenUrl: string): HttpCli
             reason: "Transport",
             description: bounded.description
           })
-          timeouts.add(error)
           resume(Effect.failCause(Cause.parallel(Cause.fail(error), Cause.interrupt(FiberId.none))))
         })
         fetch(url, {
@@ -220,14 +218,6 @@ const makeClient = (deadlines: Deadlines | undefined, tokenUrl: string): HttpCli
 
 const noOptions: RequestInit = {}
 
-/** A timed-out attempt's cause (its error and the interruption that aborted it): the error alone. */
-const keepTimeoutError = (cause: Cause.Cause<HttpClientError.HttpClientError>) => {
-  const failure = Cause.failureOption(cause)
-  return Option.isSome(failure) && failure.value._tag === "RequestError" && timeouts.has(failure.value)
-    ? Effect.fail(failure.value)
-    : Effect.failCause(cause)
-}
-
 /**
  * The client as a layer, as `FetchHttpClient.layer` builds it (the layer's context merged into each
  * request's, so that a `RequestInit` or `Fetch` provided to the layer reaches `fetch`).
@@ -238,11 +228,10 @@ const layerFetch = (timeout?: Duration.Duration, tokenUrl: string = TokenEndpoin
     Effect.gen(function*() {
       const context = Context.omit(Scope.Scope)(yield* Effect.context<never>())
       const deadlines = timeout === undefined ? undefined : yield* makeDeadlines(timeout)
-      return HttpClient.transformResponse(makeClient(deadlines, tokenUrl), (effect) =>
-        Effect.catchAllCause(
-          Effect.mapInputContext(effect, (input: Context.Context<never>) => Context.merge(context, input)),
-          keepTimeoutError
-        ))
+      return HttpClient.transformResponse(
+        makeClient(deadlines, tokenUrl),
+        Effect.mapInputContext((input: Context.Context<never>) => Context.merge(context, input))
+      )
     })
   )
 

@@ -95,6 +95,18 @@ const sizedApi = Effect.gen(function*() {
   return yield* Ports.listenOnLoopback(server)
 })
 
+/**
+ * An API whose answer declares a 200 000-byte body (content-length) in headers sent at once, then sends
+ * none of it, holding the connection open: a large report still being produced, a stalled gateway.
+ */
+const stalledDeclaredApi = Effect.gen(function*() {
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "content-length": "200000" })
+    response.flushHeaders()
+  })
+  return yield* Ports.listenOnLoopback(server)
+})
+
 /** A token endpoint that answers every request 429, its limit reset in 10 minutes. */
 const tokenEndpointRateLimited = (): FakeCriteo.ClientSpec => ({
   tokenAlways: {
@@ -628,6 +640,18 @@ layer(Layer.merge(FakeCriteo.layer, NodeContext.layer), { excludeTestServices: t
         const invalid = yield* Cli.run(["request", "GET", "/small", ...flags, "--max-body-size", "1TB"], env)
         assert.strictEqual(invalid.code, ExitCode.Usage, invalid.stderr)
         assert.include(invalid.stderr, "--max-body-size")
+      }))
+
+    it.scoped("a content-length over --max-body-size is refused at once, before any of the body arrives", () =>
+      Effect.gen(function*() {
+        const { env } = yield* newClient()
+        const url = yield* stalledDeclaredApi
+        // the headers say 200 000 bytes, over the bound: exit 13 there, not a wait for a first chunk that the
+        // server does not send until --api-timeout (then exit 10, "did not send the whole body")
+        const flags = ["--api-url", url, "--max-attempts", "1", "--max-body-size", "100KB", "--api-timeout", "20s"]
+        const result = yield* Cli.run(["request", "GET", "/report", ...flags], env)
+        assert.include(assertFailure(result, ExitCode.ResponseTooLarge), "longer than 100KB (--max-body-size)")
+        assert.strictEqual(result.stdout, "")
       }))
 
     it.effect("--data @- from an endless standard input: a usage error at 16MiB, sent nowhere", () =>

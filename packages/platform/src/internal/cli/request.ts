@@ -245,8 +245,9 @@ export const readCapped = <E, R>(
 
 /**
  * The body of an API answer, or `None` if it is longer than `maxBytes`. A `content-length` above the
- * bound is refused at once (one chunk pulled at most, which ends the stream and aborts the request),
- * except where no body follows it (an answer to HEAD, a 204 or a 304).
+ * bound is refused at once, nothing of the body read (not even a first chunk, which a server may not send
+ * before `--api-timeout`): the request ends with the run's dispatcher, destroyed as the run ends. Except
+ * where no body follows it (an answer to HEAD, a 204 or a 304).
  *
  * @internal
  */
@@ -257,7 +258,7 @@ export const readBody = (
   const declared = Number(response.headers["content-length"])
   const bodyless = response.request.method === "HEAD" || response.status === 204 || response.status === 304
   if (!bodyless && Number.isFinite(declared) && declared > maxBytes) {
-    return Effect.as(Effect.ignore(Stream.runDrain(Stream.take(response.stream, 1))), Option.none())
+    return Effect.succeed(Option.none())
   }
   return readCapped(response.stream, maxBytes)
 }

@@ -24,6 +24,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type { EventEmitter } from "node:events"
 import * as CriteoConfig from "./CriteoConfig.js"
 import type * as CriteoLayer from "./CriteoLayer.js"
 import * as internal from "./internal/layers.js"
@@ -72,18 +73,46 @@ export const proxyFromEnvironment = (): boolean => {
  * The dispatcher `withApiTimeouts` returns: every request goes to `inner`, an API request with the
  * bounds added. A class of its own rather than `Dispatcher.compose`, whose `Proxy` and handler
  * adapters (wrapped, then unwrapped by the dispatcher below) cost several microseconds per request.
+ *
+ * `inner`'s events (`connect`, `disconnect`, `connectionError`, `drain`) are re-emitted here, as the
+ * `Proxy` of `compose` showed them: `makeDispatcher`'s `inner` is reachable through this object alone.
+ * One forwarder per event on `inner`, only while someone listens here: wrapping a shared dispatcher
+ * again and again leaves nothing on it.
  */
 class ApiTimeouts extends Undici.Dispatcher {
   readonly #inner: Undici.Dispatcher
   readonly #timeout: number
   readonly #tokenOrigin: string
   readonly #tokenPath: string
+  readonly #forwarders = new Map<string | symbol, (...args: Array<unknown>) => void>()
   constructor(inner: Undici.Dispatcher, timeout: number, tokenOrigin: string, tokenPath: string) {
     super()
     this.#inner = inner
     this.#timeout = timeout
     this.#tokenOrigin = tokenOrigin
     this.#tokenPath = tokenPath
+    // undici's types name the dispatcher events only; these are EventEmitter's own
+    const self = this as EventEmitter
+    const source = inner as EventEmitter
+    self.on("newListener", (event: string | symbol) => {
+      if (event === "newListener" || event === "removeListener" || this.#forwarders.has(event)) return
+      const forward = (...args: Array<unknown>) => self.emit(event, ...args)
+      this.#forwarders.set(event, forward)
+      source.on(event, forward)
+    })
+    self.on("removeListener", (event: string | symbol) => {
+      const forward = this.#forwarders.get(event)
+      if (forward === undefined || self.listenerCount(event) > 0) return
+      this.#forwarders.delete(event)
+      source.off(event, forward)
+    })
+  }
+  /** As `inner` says (undici's agents and pools have them), as through `compose`'s `Proxy`. */
+  get closed(): boolean | undefined {
+    return (this.#inner as { readonly closed?: boolean }).closed
+  }
+  get destroyed(): boolean | undefined {
+    return (this.#inner as { readonly destroyed?: boolean }).destroyed
   }
   override dispatch(opts: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
     return this.#inner.dispatch(
@@ -113,7 +142,8 @@ class ApiTimeouts extends Undici.Dispatcher {
  * Wraps a dispatcher so that API requests are bounded by `apiTimeout` (undici's `headersTimeout` and
  * `bodyTimeout`, which `NodeHttpClient` otherwise sets to an hour and to none). Requests to the token
  * URL pass unchanged. The result shares the dispatcher's connections; closing it closes the dispatcher.
- * Its events (`connect`, `disconnect`, `drain`) are the dispatcher's: listen on the dispatcher given.
+ * Its events (`connect`, `disconnect`, `connectionError`, `drain`) and its `closed` and `destroyed` are the
+ * dispatcher's.
  *
  * @since 0.2.0
  * @category dispatchers

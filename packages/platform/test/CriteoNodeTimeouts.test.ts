@@ -66,6 +66,53 @@ describe("CriteoNode.withApiTimeouts", () => {
       assert.isTrue(destroyedWithError.destroyed)
     }))
 
+  it.scopedLive("the dispatcher's events reach listeners on the wrapper (makeDispatcher's, whose dispatcher is not reachable)", () =>
+    Effect.gen(function*() {
+      const server = Http.createServer((_request, response) => response.end("ok"))
+      const url = yield* listenOnLoopback(server)
+      const dispatcher = yield* CriteoNode.makeDispatcher()
+      const connected: Array<string> = []
+      const disconnected: Array<string> = []
+      dispatcher.on("connect", (origin) => connected.push(origin.origin))
+      dispatcher.once("disconnect", (origin) => disconnected.push(origin.origin))
+      yield* Effect.promise(async () => {
+        const response = await dispatcher.request({ origin: url, path: "/", method: "GET" })
+        await response.body.text()
+      })
+      server.closeAllConnections()
+      yield* Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          const wait = () => disconnected.length > 0 ? resolve() : setTimeout(wait, 10)
+          wait()
+        })
+      ).pipe(Effect.timeout("5 seconds"), Effect.orDie)
+      assert.deepStrictEqual(connected, [new URL(url).origin])
+      assert.deepStrictEqual(disconnected, [new URL(url).origin])
+    }))
+
+  it.live("listening on wrappers adds nothing to the dispatcher wrapped once they stop listening; its state shows", () =>
+    Effect.promise(async () => {
+      const agent = new Undici.Agent()
+      const listener = () => {}
+      for (let i = 0; i < 20; i++) {
+        const wrapped = CriteoNode.withApiTimeouts(agent)
+        wrapped.on("connect", listener)
+        wrapped.off("connect", listener)
+      }
+      const kept = CriteoNode.withApiTimeouts(agent)
+      kept.on("drain", listener)
+      kept.on("drain", listener)
+      assert.strictEqual(agent.listenerCount("connect"), 0)
+      assert.strictEqual(agent.listenerCount("drain"), 1)
+      kept.removeAllListeners()
+      assert.strictEqual(agent.listenerCount("drain"), 0)
+      // and its state is the dispatcher's, as through compose's Proxy (undici's pools read it on theirs)
+      const state = kept as unknown as { readonly closed: boolean; readonly destroyed: boolean }
+      assert.deepStrictEqual([state.closed, state.destroyed], [false, false])
+      await kept.close()
+      assert.deepStrictEqual([state.closed, state.destroyed], [true, true])
+    }))
+
   it.live("adds the API bounds to API requests only, leaving the caller's options untouched", () =>
     Effect.promise(async () => {
       const seen: Array<{ readonly path: string; readonly headersTimeout: unknown; readonly bodyTimeout: unknown }> = []

@@ -91,9 +91,13 @@ class ApiTimeouts extends Undici.Dispatcher {
     this.#timeout = timeout
     this.#tokenOrigin = tokenOrigin
     this.#tokenPath = tokenPath
+    this.#forward()
+  }
+  /** Attaches a forwarder to `inner` on an event's first listener here, detaches it after the last. */
+  #forward() {
     // undici's types name the dispatcher events only; these are EventEmitter's own
     const self = this as EventEmitter
-    const source = inner as EventEmitter
+    const source = this.#inner as EventEmitter
     self.on("newListener", (event: string | symbol) => {
       if (event === "newListener" || event === "removeListener" || this.#forwarders.has(event)) return
       const forward = (...args: Array<unknown>) => self.emit(event, ...args)
@@ -106,6 +110,13 @@ class ApiTimeouts extends Undici.Dispatcher {
       this.#forwarders.delete(event)
       source.off(event, forward)
     })
+  }
+  /** All of them, forwarders detached as each event loses its last listener; the two above are put back. */
+  override removeAllListeners(event?: string | symbol): this {
+    if (event !== undefined) return super.removeAllListeners(event)
+    super.removeAllListeners()
+    this.#forward()
+    return this
   }
   /** As `inner` says (undici's agents and pools have them), as through `compose`'s `Proxy`. */
   get closed(): boolean | undefined {

@@ -106,6 +106,11 @@ describe("CriteoNode.withApiTimeouts", () => {
       assert.strictEqual(agent.listenerCount("drain"), 1)
       kept.removeAllListeners()
       assert.strictEqual(agent.listenerCount("drain"), 0)
+      // and a listener added after that is served again
+      kept.on("drain", listener)
+      assert.strictEqual(agent.listenerCount("drain"), 1)
+      kept.off("drain", listener)
+      assert.strictEqual(agent.listenerCount("drain"), 0)
       // and its state is the dispatcher's, as through compose's Proxy (undici's pools read it on theirs)
       const state = kept as unknown as { readonly closed: boolean; readonly destroyed: boolean }
       assert.deepStrictEqual([state.closed, state.destroyed], [false, false])

@@ -297,6 +297,9 @@ interface Cooling {
   probeRefused: boolean
 }
 
+/** Whether an answer announces its API version's end (`Deprecation`, `Sunset`). */
+const announces = (headers: Headers.Headers) => headers["deprecation"] !== undefined || headers["sunset"] !== undefined
+
 /**
  * Whether a 410 says the API version is decommissioned, from Criteo's signals: the path names a version
  * (Criteo documents 410 Gone for every call of a decommissioned version), or the answer carries
@@ -304,9 +307,6 @@ interface Cooling {
  * through as a response, its body unread. The body is not a signal: Criteo documents none for this
  * 410, and reading it would consume the body of a response that may be passed through.
  */
-/** Whether an answer announces its API version's end (`Deprecation`, `Sunset`). */
-const announces = (headers: Headers.Headers) => headers["deprecation"] !== undefined || headers["sunset"] !== undefined
-
 const isDecommissioned = (
   request: HttpClientRequest.HttpClientRequest,
   response: HttpClientResponse.HttpClientResponse
